@@ -1,0 +1,93 @@
+"""The backward pass: walk the graph from a root in reverse topological order, without recursion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ops.base import sum_to
+
+RELEASED_GRAPH_MESSAGE = (
+    "Trying to backward through the graph a second time, but its saved arrays were already released "
+    "by the first backward(). Call backward(retain_graph=True) the first time if you need to do this."
+)
+
+
+def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: bool) -> None:
+    """Accumulate d(root)/d(leaf), seeded with `grad`, into the `.grad` of every leaf that requires grad.
+
+    Each node runs once, after every node that consumes its output has sent its gradient (Kahn's algorithm on
+    consumer counts), so a tensor used many times gets the sum of its gradients before passing it on.
+    """
+    from .tensor import Tensor
+
+    shared = {id(grad)} if grad_is_shared else set()
+    node = root._node
+    if node is None:  # backward() on a leaf
+        _accumulate_into_leaf(root, grad, shared, Tensor)
+        return
+
+    consumers = _count_consumers(node)
+    grads = {node: grad}
+    ready = [node]
+    while ready:
+        node = ready.pop()
+        grad = grads.pop(node)
+        # The op may hand `grad` (or views of it) to its inputs, so no leaf may keep it without a copy.
+        shared.add(id(grad))
+        for tensor, input_grad in zip(node.inputs, node.backward(grad)):
+            if input_grad is None or not tensor._requires_grad:
+                continue
+            data = tensor.data
+            if input_grad.shape != data.shape:
+                input_grad = sum_to(input_grad, data.shape)
+            if input_grad.dtype != data.dtype:
+                input_grad = input_grad.astype(data.dtype)
+            child = tensor._node
+            if child is None:
+                _accumulate_into_leaf(tensor, input_grad, shared, Tensor)
+                continue
+            previous = grads.get(child)
+            grads[child] = input_grad if previous is None else previous + input_grad
+            consumers[child] -= 1
+            if consumers[child] == 0:
+                ready.append(child)
+        if not retain_graph:
+            node.release()
+
+
+def _count_consumers(root_node) -> dict:
+    """For each node reachable from `root_node`: how many recorded uses of its output lie on the way."""
+    consumers = {root_node: 0}
+    stack = [root_node]
+    while stack:
+        node = stack.pop()
+        if node.inputs is None:
+            raise RuntimeError(RELEASED_GRAPH_MESSAGE)
+        for tensor in node.inputs:
+            child = tensor._node
+            if child is None:
+                continue
+            if child in consumers:
+                consumers[child] += 1
+            else:
+                consumers[child] = 1
+                stack.append(child)
+    return consumers
+
+
+def _accumulate_into_leaf(leaf, grad, shared: set, tensor_cls) -> None:
+    """Add `grad` to `leaf.grad`, in place when it already holds an array of its own."""
+    current = leaf.grad
+    if current is None:
+        # A leaf's .grad is its own, writable array (optimizers and clip_grad_norm_ update it in place),
+        # so anything that may be seen elsewhere - a view, the incoming gradient itself - is copied.
+        if grad.base is not None or id(grad) in shared or not grad.flags.writeable:
+            grad = np.array(grad)
+        shared.add(id(grad))
+        leaf.grad = tensor_cls._wrap(grad)
+        return
+    held = current.data
+    if held.flags.writeable and held.shape == grad.shape and held.dtype == grad.dtype:
+        held += grad
+    else:
+        leaf.grad = tensor_cls._wrap(held + grad)

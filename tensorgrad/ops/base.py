@@ -1,0 +1,58 @@
+"""The base of every recorded operation, and the one place where broadcasting is undone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Op:
+    """One node of the graph: computes its output in `forward` and its inputs' gradients in `backward`.
+
+    A subclass states only its local derivative. The engine does the rest: it records the node, reduces each
+    returned gradient to its input's shape (broadcasting), casts it to the input's dtype, accumulates it, and
+    skips inputs that need no gradient (`self.needs_grad[i]` is False for those, so `backward` may return None).
+
+    `forward` receives ndarrays and stores what `backward` needs in `self.saved`; releasing the graph drops it.
+    `backward` receives the output's gradient and returns one gradient (or None) per input. It must not modify
+    its argument in place, and it may return the argument itself or a view of it.
+    """
+
+    __slots__ = ("inputs", "needs_grad", "saved")
+
+    #: the name shown in the graph drawing and in error messages
+    name = "op"
+
+    def forward(self, *arrays: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop the saved arrays and the links to the inputs, so the graph's memory can be freed."""
+        self.saved = None
+        self.inputs = None
+
+    @property
+    def released(self) -> bool:
+        return self.inputs is None
+
+    def describe(self) -> str:
+        """The label of this node in a graph drawing: the op's name and its parameters."""
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<{self.describe()}>"
+
+
+def sum_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` over the axes that broadcasting added or stretched, so that it gets `shape`."""
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if lead:
+        grad = grad.reshape(shape)
+    return grad
