@@ -1,6 +1,6 @@
 """tensorgrad: a small, fast, readable reverse-mode autodiff engine on NumPy."""
 
-from . import functional, ops, random
+from . import data, functional, nn, ops, optim, random
 from .factories import ones, randn, zeros
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
@@ -12,14 +12,17 @@ __version__ = "0.1.0"
 __all__ = [
     "GradcheckError",
     "Tensor",
+    "data",
     "enable_grad",
     "functional",
     "gradcheck",
     "is_grad_enabled",
     "manual_seed",
+    "nn",
     "no_grad",
     "ones",
     "ops",
+    "optim",
     "randn",
     "random",
     "set_grad_enabled",
