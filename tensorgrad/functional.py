@@ -108,13 +108,17 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
     if not training or p == 0.0:
         return x
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    if p == 1.0:
-        mask = np.zeros(x.shape, dtype=dtype)
-    else:
-        # One draw in the tensor's own dtype, one comparison, one scale: the mask is built once per call.
-        mask = as_generator(rng).random(x.shape, dtype=dtype) >= p
-        mask = np.multiply(mask, 1.0 / (1.0 - p), dtype=dtype)
+    mask = dropout_mask(x.shape, p, rng, dtype)
     return x * Tensor(mask, name=f"dropout mask (p={p:g})")
+
+
+def dropout_mask(shape: tuple, p: float, rng=None, dtype=np.float32) -> np.ndarray:
+    """The mask `dropout` multiplies by: 0 with probability `p`, else 1 / (1 - p), drawn from `rng`."""
+    if p == 1.0:
+        return np.zeros(shape, dtype=dtype)
+    # One draw in the target dtype, one comparison, one scale: no float64 temporaries.
+    keep = as_generator(rng).random(shape, dtype=np.dtype(dtype)) >= p
+    return np.multiply(keep, 1.0 / (1.0 - p), dtype=dtype)
 
 
 def l2_penalty(params, lam: float) -> Tensor:

@@ -1,0 +1,5 @@
+"""Models written as tensor expressions on tensorgrad."""
+
+from .mlp import MLP
+
+__all__ = ["MLP"]

@@ -1,0 +1,59 @@
+"""One contiguous buffer behind all parameters, so an optimizer step is a few vector ops in total."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class FlatParameters:
+    """Moves the parameters' data into one contiguous array and keeps `param.data` as views into it.
+
+    An update applied to `self.data` then updates every parameter at once. Gradients are gathered into
+    `self.grad` the same way. If someone rebinds a parameter's `.data` to a new array, the next `sync()`
+    copies it in and points the parameter at its view again, so the buffer never goes stale.
+    """
+
+    def __init__(self, params: list):
+        dtypes = {p.data.dtype for p in params}
+        if len(dtypes) != 1:
+            raise TypeError(f"an optimizer's parameters must share one dtype, got {sorted(map(str, dtypes))}")
+        self.params = params
+        self.sizes = [p.data.size for p in params]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
+        self.data = np.empty(self.offsets[-1], dtype=dtypes.pop())
+        self.grad = np.zeros_like(self.data)
+        self.views = []
+        self.grad_views = []
+        for param, start, stop in zip(params, self.offsets, self.offsets[1:]):
+            view = self.data[start:stop].reshape(param.data.shape)
+            view[...] = param.data
+            param.data = view
+            self.views.append(view)
+            self.grad_views.append(self.grad[start:stop].reshape(view.shape))
+
+    def slices(self):
+        """(parameter index, slice of the flat buffers) for each parameter."""
+        return [
+            (i, slice(start, stop)) for i, (start, stop) in enumerate(zip(self.offsets, self.offsets[1:]))
+        ]
+
+    def sync(self) -> None:
+        """Re-adopt any parameter whose `.data` was replaced since the last step."""
+        for param, view in zip(self.params, self.views):
+            if param.data is not view:
+                if param.data.shape != view.shape:
+                    raise ValueError(
+                        f"a parameter's data changed shape from {view.shape} to {param.data.shape} "
+                        "after the optimizer was created"
+                    )
+                view[...] = param.data
+                param.data = view
+
+    def gather_grads(self) -> list:
+        """Copy every parameter's gradient into `self.grad`; returns the indices of those that have one."""
+        present = []
+        for i, (param, grad_view) in enumerate(zip(self.params, self.grad_views)):
+            if param.grad is not None:
+                grad_view[...] = param.grad.data
+                present.append(i)
+        return present
