@@ -1,6 +1,6 @@
 """tensorgrad: a small, fast, readable reverse-mode autodiff engine on NumPy."""
 
-from . import data, functional, nn, ops, optim, random
+from . import data, functional, nn, ops, optim, random, viz
 from .factories import ones, randn, zeros
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
@@ -27,5 +27,6 @@ __all__ = [
     "random",
     "set_grad_enabled",
     "tensor",
+    "viz",
     "zeros",
 ]

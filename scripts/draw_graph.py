@@ -1,0 +1,73 @@
+"""Draw the graph of one training step of the Fashion-MNIST MLP (784-196-64-10) to an image file.
+
+python scripts/draw_graph.py --out graph.svg           # or .png, .pdf, .dot
+python scripts/draw_graph.py --out graph.png --rankdir LR --grad-norm
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import tensorgrad as tg
+from models import MLP
+from tensorgrad.viz import draw_graph
+
+FORMATS = ("svg", "png", "pdf", "dot")
+
+
+def mlp_training_step_graph(batch_size: int = 32, l2: float = 1e-4, seed: int = 0):
+    """One training step of the paper's MLP on a random batch, after `backward(retain_graph=True)`.
+
+    Returns `(loss, params)`: the loss tensor, whose graph is kept, and the parameters by name.
+    """
+    model = MLP(rng=seed)
+    rng = np.random.default_rng(seed)
+    images = tg.tensor(rng.random((batch_size, 784), dtype=np.float32), name="images")
+    labels = tg.tensor(rng.integers(0, 10, batch_size), name="labels")
+    loss = model.loss(images, labels, l2=l2)
+    loss.backward(retain_graph=True)
+    return loss, dict(model.named_parameters())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same directory, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("graph.svg"), help="output file; format from suffix")
+    parser.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB", help="layout direction")
+    parser.add_argument("--grad-norm", action="store_true", help="show the L2 norm of each gradient")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    fmt = args.out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        parser.error(f"--out must end in one of {', '.join('.' + f for f in FORMATS)}, not {args.out.name!r}")
+
+    loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
+    graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
+    data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
+    write_atomically(args.out, data)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
