@@ -38,14 +38,8 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
-        """A tensor around `data` as it is: the engine's fast path, with no checks and no copy."""
-        tensor = _new(cls)
-        tensor.data = data
-        tensor.grad = None
-        tensor._node = node
-        tensor._requires_grad = requires_grad
-        tensor.name = None
-        return tensor
+        """A tensor around `data` as it is, with no checks and no copy."""
+        return _make(data, requires_grad, node)
 
     # ----- attributes users know from PyTorch and NumPy
     @property
@@ -335,21 +329,31 @@ class Tensor:
 
 def apply(op: ops.Op, *inputs: Tensor) -> Tensor:
     """Run `op` on the inputs' data; record it in the graph if recording is on and any input requires grad."""
-    arrays = [t.data for t in inputs]
     try:
-        out = op.forward(*arrays)
+        out = op.forward(*[t.data for t in inputs])
     except ValueError as error:
-        shapes = " and ".join(str(a.shape) for a in arrays)
+        shapes = " and ".join(str(t.data.shape) for t in inputs)
         raise ValueError(f"{op.name}: cannot combine shapes {shapes}: {error}") from None
-    if type(out) is not np.ndarray:
+    if out.__class__ is not np.ndarray:
         out = np.asarray(out)  # NumPy returns scalars for 0-d results; a tensor always holds an ndarray
     if _GradMode.enabled:
-        needs_grad = tuple([t._requires_grad for t in inputs])
-        if True in needs_grad:
-            op.inputs = inputs
-            op.needs_grad = needs_grad
-            return Tensor._wrap(out, True, op)
-    return Tensor._wrap(out)
+        for t in inputs:
+            if t._requires_grad:
+                op.inputs = inputs
+                op.needs_grad = tuple([t._requires_grad for t in inputs])
+                return _make(out, True, op)
+    return _make(out, False, None)
+
+
+def _make(data: np.ndarray, requires_grad: bool, node) -> Tensor:
+    """A tensor around `data` as it is: the engine's fast path, with no checks and no copy."""
+    tensor = _new(Tensor)
+    tensor.data = data
+    tensor.grad = None
+    tensor._node = node
+    tensor._requires_grad = requires_grad
+    tensor.name = None
+    return tensor
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
@@ -383,15 +387,17 @@ def _operand(value, like: Tensor) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
+    dtype = like.data.dtype
+    if value.__class__ is float and dtype.kind == "f":  # the common case, first
+        return _make(np.asarray(value, dtype=dtype), False, None)
     if isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        kind = like.data.dtype.kind
-        if kind in "fc":
-            return Tensor._wrap(np.asarray(value, dtype=like.data.dtype))
-        if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
-            return Tensor._wrap(np.asarray(value, dtype=np.float32))
-        return Tensor._wrap(np.asarray(value))
+        if dtype.kind in "fc":
+            return _make(np.asarray(value, dtype=dtype), False, None)
+        if isinstance(value, (float, np.floating)):
+            return _make(np.asarray(value, dtype=np.float32), False, None)
+        return _make(np.asarray(value), False, None)
     if isinstance(value, (np.ndarray, list, tuple)):
-        return Tensor._wrap(_as_array(value))
+        return _make(_as_array(value), False, None)
     raise TypeError(f"unsupported operand of type {type(value).__name__} for a Tensor operation")
 
 
