@@ -44,6 +44,7 @@ def gradcheck(
     worst = None  # (excess over tolerance, input index, input element, output element, analytical, numerical)
     for i, a_jac, n_jac in zip(checked, analytical, numerical):
         excess = np.abs(a_jac - n_jac) - (atol + rtol * np.abs(n_jac))
+        excess[np.isnan(excess)] = np.inf  # a NaN on either side is a mismatch, not a pass
         flat = int(np.argmax(excess))
         if excess.flat[flat] > 0 and (worst is None or excess.flat[flat] > worst[0]):
             in_flat, out_flat = np.unravel_index(flat, a_jac.shape)

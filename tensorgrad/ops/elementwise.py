@@ -72,7 +72,8 @@ class Pow(Op):
     def backward(self, grad):
         a, b, out = self.saved
         need_a, need_b = self.needs_grad
-        grad_a = grad * b * a ** (b - 1) if need_a else None
+        # where b == 0 the derivative is 0 even at a == 0 (as in PyTorch), not 0 * 0**-1 = nan
+        grad_a = grad * b * a ** np.where(b == 0, 1, b - 1) if need_a else None
         # d(a**b)/db = a**b * log(a); defined only for a > 0 (a = 0 contributes nothing, as in PyTorch)
         grad_b = grad * out * np.log(np.where(a > 0, a, 1)) if need_b else None
         return grad_a, grad_b

@@ -1,0 +1,135 @@
+"""`TrainConfig`: every setting of a training run, its defaults, and the paper's preset."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+INPUT_SIZE = 28 * 28
+NUM_CLASSES = 10
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+ACTIVATIONS = ("relu", "tanh")
+LR_SCHEDULES = ("constant", "cosine")
+MONITORS = ("val_loss", "val_accuracy")
+NAN_POLICIES = ("stop", "skip")
+
+#: the learning rate each optimizer gets when none is given: Adam's usual 1e-3; plain and momentum SGD need
+#: a larger step (the paper's momentum averages gradients, so its step has the scale of SGD's).
+DEFAULT_LR = {"adam": 1e-3, "momentum": 0.1, "sgd": 0.1}
+
+#: The paper's settings: 784-196-64-10, ReLU, dropout keep 0.9, softmax cross-entropy + L2, He init, Adam with
+#: its standard learning rate and no decay, mini-batches of 128, early stopping on the validation loss.
+#: The defaults (`TrainConfig()`) differ in the schedule: longer training with a cosine learning-rate decay.
+PRESETS: dict[str, dict] = {
+    "paper": {
+        "hidden": (196, 64),
+        "activation": "relu",
+        "keep_prob": 0.9,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "lr_schedule": "constant",
+        "batch_size": 128,
+        "epochs": 20,
+        "l2": 1e-4,
+        "patience": 5,
+        "monitor": "val_loss",
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The settings of one run; `config.json` and every checkpoint store them, so a run can be rebuilt.
+
+    `lr=None` means the optimizer's default (`DEFAULT_LR`). `patience=None` turns early stopping off (the best
+    epoch's weights are still restored at the end). `l2` is the paper's lambda: the loss adds
+    `l2 / (2 * batch_size) * sum ||W||^2` over the weight matrices. The seed derives every random stream
+    (validation split, batch order, initialization and dropout), so a seed reproduces a run exactly.
+    """
+
+    # the model
+    hidden: tuple[int, ...] = (196, 64)
+    activation: str = "relu"
+    keep_prob: float = 0.9
+    # optimization
+    optimizer: str = "adam"
+    lr: float | None = None
+    momentum: float = 0.9
+    lr_schedule: str = "cosine"
+    batch_size: int = 128
+    epochs: int = 40
+    l2: float = 0.0
+    clip_grad_norm: float | None = None
+    on_nan: str = "stop"
+    # early stopping on a validation split held out from the training set
+    patience: int | None = 10
+    monitor: str = "val_loss"
+    val_size: int = 5000
+    # data and reproducibility
+    max_train_examples: int | None = None
+    seed: int = 0
+    data_dir: str | None = field(default=None, compare=False)  # where the data lives is not part of the run
+    download: bool = field(default=True, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(width) for width in self.hidden))
+        if self.lr is None and self.optimizer in DEFAULT_LR:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
+        problems = _problems(self)
+        if problems:
+            raise ValueError("TrainConfig: " + "; ".join(problems))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The layer widths of the MLP, input and output included: (784, *hidden, 10)."""
+        return (INPUT_SIZE, *self.hidden, NUM_CLASSES)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values (the hidden widths as a list)."""
+        values = dataclasses.asdict(self)
+        values["hidden"] = list(self.hidden)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """The inverse of `to_dict`; unknown keys are an error (a typo must not be ignored silently)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {unknown}")
+        return cls(**values)
+
+
+def _problems(config: TrainConfig) -> list[str]:
+    """Everything wrong with `config`, as messages naming the setting."""
+    problems = []
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(message)
+
+    check(len(config.hidden) >= 1 and all(w >= 1 for w in config.hidden),
+          f"hidden must be one or more widths >= 1, got {config.hidden}")  # fmt: skip
+    check(config.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}, not {config.activation!r}")
+    check(0.0 < config.keep_prob <= 1.0, f"keep_prob must be in (0, 1], got {config.keep_prob}")
+    check(config.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, not {config.optimizer!r}")
+    check(config.lr is not None and math.isfinite(config.lr) and config.lr > 0, f"lr must be > 0, got {config.lr}")
+    check(0.0 <= config.momentum < 1.0, f"momentum must be in [0, 1), got {config.momentum}")
+    check(config.lr_schedule in LR_SCHEDULES,
+          f"lr_schedule must be one of {LR_SCHEDULES}, not {config.lr_schedule!r}")  # fmt: skip
+    check(config.batch_size >= 1, f"batch_size must be >= 1, got {config.batch_size}")
+    check(config.epochs >= 1, f"epochs must be >= 1, got {config.epochs}")
+    check(math.isfinite(config.l2) and config.l2 >= 0, f"l2 must be >= 0, got {config.l2}")
+    check(config.clip_grad_norm is None or config.clip_grad_norm > 0,
+          f"clip_grad_norm must be > 0 (or None for no clipping), got {config.clip_grad_norm}")  # fmt: skip
+    check(config.on_nan in NAN_POLICIES, f"on_nan must be one of {NAN_POLICIES}, not {config.on_nan!r}")
+    check(config.patience is None or config.patience >= 1,
+          f"patience must be >= 1 (or None for no early stopping), got {config.patience}")  # fmt: skip
+    check(config.monitor in MONITORS, f"monitor must be one of {MONITORS}, not {config.monitor!r}")
+    check(config.val_size >= 1, f"val_size must be >= 1, got {config.val_size}")
+    check(config.max_train_examples is None or config.max_train_examples >= 1,
+          f"max_train_examples must be >= 1 (or None for all), got {config.max_train_examples}")  # fmt: skip
+    check(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
+    return problems

@@ -1,0 +1,329 @@
+"""The training loop: epochs of mini-batch steps, evaluation, early stopping, and non-finite loss detection.
+
+`fit` trains a model in place and keeps everything a resumed run needs in a `TrainState`; what happens
+between epochs (checkpoints, log files) is left to its `on_epoch_end` callback.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import functional as F
+from .. import nn
+from ..grad_mode import no_grad
+from ..tensor import Tensor
+from .config import TrainConfig
+from .metrics import accuracy
+
+#: how many examples `evaluate` pushes through the model at once (no graph is kept, so memory is small)
+EVAL_BATCH_SIZE = 10_000
+# Refreshing the progress bar's postfix every step would cost more than the step itself on small batches.
+_POSTFIX_EVERY = 20
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss (or the gradient, or the validation loss) became NaN or infinite; says where."""
+
+    def __init__(self, what: str, value: float, epoch: int, step: int | None = None, steps: int | None = None):
+        where = f"epoch {epoch}" if step is None else f"epoch {epoch}, step {step} of {steps}"
+        super().__init__(f"the {what} is {value} at {where}")
+        self.what, self.value, self.epoch, self.step = what, value, epoch, step
+
+
+@dataclass
+class Evaluation:
+    """Mean cross-entropy (without the L2 term), accuracy and predicted classes on a data set."""
+
+    loss: float
+    accuracy: float
+    predictions: np.ndarray
+
+
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
+    """Evaluate `model` on (x, y) in eval mode (no dropout) and without recording a graph.
+
+    The model's training mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    total_loss = 0.0
+    predictions = np.empty(len(y), dtype=np.int64)
+    try:
+        with no_grad():
+            for start in range(0, len(y), batch_size):
+                stop = start + batch_size
+                logits = model(x[start:stop])
+                loss = F.cross_entropy(logits, y[start:stop], reduction="sum")
+                total_loss += float(loss.data)
+                predictions[start:stop] = logits.data.argmax(axis=1)
+    finally:
+        model.train(was_training)
+    return Evaluation(total_loss / len(y), accuracy(predictions, y), predictions)
+
+
+def loss_and_logits(model, x: np.ndarray, y: np.ndarray, l2: float) -> tuple[Tensor, Tensor]:
+    """The training loss of `model.loss(x, y, l2)`, and the logits it was computed from (for the accuracy).
+
+    Written out here because `model.loss` returns only the loss; a test checks that the two agree.
+    """
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    if l2:
+        loss = loss + F.l2_penalty(model.weights(), l2 / len(y))
+    return loss, logits
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of epoch `epoch` (counting from 1): constant, or a cosine decay to 0 over the epochs."""
+    if config.lr_schedule == "cosine":
+        # Epoch 1 runs at the full rate; the decay reaches 0 one epoch after the last.
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / config.epochs))
+    return config.lr
+
+
+class EarlyStopping:
+    """Tracks the best value of a validation metric and how many epochs have passed without improving it."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int | None = None):
+        if monitor not in ("val_loss", "val_accuracy"):
+            raise ValueError(f"monitor must be 'val_loss' or 'val_accuracy', not {monitor!r}")
+        self.monitor = monitor
+        self.patience = patience
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    def is_better(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value < self.best if self.monitor == "val_loss" else value > self.best
+
+    def update(self, epoch: int, metrics: dict) -> bool:
+        """Record the metrics of `epoch`; True if it is the best epoch so far."""
+        value = metrics[self.monitor]
+        if self.is_better(value):
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["monitor"] != self.monitor:
+            raise ValueError(f"early stopping state is for {state['monitor']!r}, not {self.monitor!r}")
+        self.best, self.best_epoch, self.bad_epochs = state["best"], state["best_epoch"], state["bad_epochs"]
+
+
+@dataclass
+class TrainState:
+    """Where training stands after `epoch` complete epochs: what `fit` needs to continue exactly."""
+
+    early_stopping: EarlyStopping
+    epoch: int = 0
+    history: list = field(default_factory=list)  # one dict of metrics per epoch
+    best_weights: dict | None = None  # a copy of the model's state dict at the best epoch
+    skipped_steps: int = 0  # steps skipped for a non-finite loss or gradient (with on_nan="skip")
+    stop_reason: str | None = None  # why training ended early; None if it ran all its epochs
+    finished: bool = False
+    seconds: float = 0.0  # time spent in epochs, summed over every session of a resumed run
+
+    def progress(self) -> dict:
+        """The JSON-ready part of the state (the weights go into checkpoints as arrays)."""
+        return {
+            "early_stopping": self.early_stopping.state_dict(),
+            "history": self.history,
+            "skipped_steps": self.skipped_steps,
+            "stop_reason": self.stop_reason,
+            "finished": self.finished,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_progress(cls, config: TrainConfig, epoch: int, progress: dict, best_weights: dict | None) -> TrainState:
+        """The inverse of `progress()`, for the state saved after `epoch` epochs."""
+        early_stopping = EarlyStopping(config.monitor, config.patience)
+        early_stopping.load_state_dict(progress["early_stopping"])
+        return cls(
+            early_stopping=early_stopping,
+            epoch=epoch,
+            history=list(progress["history"]),
+            best_weights=best_weights,
+            skipped_steps=progress["skipped_steps"],
+            stop_reason=progress["stop_reason"],
+            finished=progress["finished"],
+            seconds=progress["seconds"],
+        )
+
+    def restore_best(self, model: nn.Module) -> bool:
+        """Load the best weights into `model`; False if there are none yet."""
+        if self.best_weights is None:
+            return False
+        model.load_state_dict(self.best_weights)
+        return True
+
+
+StepCallback = Callable[[int, int], None]
+EpochCallback = Callable[[TrainState, bool], None]
+
+
+def fit(
+    model: nn.Module,
+    optimizer,
+    loader,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    config: TrainConfig,
+    state: TrainState | None = None,
+    *,
+    on_epoch_end: EpochCallback | None = None,
+    on_step: StepCallback | None = None,
+    log: Callable[[str], None] | None = print,
+    progress: bool | None = None,
+) -> TrainState:
+    """Train `model` for the epochs `state` has not run yet; return the state, best weights loaded.
+
+    Each epoch: set the learning rate, one pass over `loader` (dropout on), evaluation on the validation set,
+    early stopping. `on_epoch_end(state, improved)` runs after each epoch (`improved`: it is the best so far),
+    `on_step(epoch, step)` after each optimizer step. `log` gets one line per epoch (None: silent); `progress`
+    shows a progress bar on stderr (None: only on a terminal).
+
+    A NaN/inf loss or gradient raises `NonFiniteLossError` before it reaches the weights, unless
+    `config.on_nan == "skip"`, which skips that step's update and counts it in `state.skipped_steps`.
+    On normal completion (all epochs, or early stopping) the best epoch's weights are loaded into `model`.
+    """
+    state = state if state is not None else TrainState(EarlyStopping(config.monitor, config.patience))
+    params = list(model.parameters())
+    while not state.finished and state.epoch < config.epochs:
+        epoch = state.epoch + 1
+        started = time.perf_counter()
+        optimizer.lr = learning_rate(config, epoch)
+        train = train_epoch(model, optimizer, loader, params, config, epoch, on_step=on_step, progress=progress)
+        val = evaluate(model, val_x, val_y)
+        if not math.isfinite(val.loss):
+            # The weights themselves are broken (a finite loss cannot come out of finite weights here).
+            raise NonFiniteLossError("validation loss", val.loss, epoch)
+        seconds = time.perf_counter() - started
+        metrics = {
+            "epoch": epoch,
+            "train_loss": train["loss"],
+            "train_accuracy": train["accuracy"],
+            "val_loss": val.loss,
+            "val_accuracy": val.accuracy,
+            "lr": optimizer.lr,
+            "seconds": round(seconds, 3),
+            "skipped_steps": train["skipped_steps"],
+        }
+        improved = state.early_stopping.update(epoch, metrics)
+        if improved:
+            state.best_weights = model.state_dict()
+        state.epoch = epoch
+        state.history.append(metrics)
+        state.skipped_steps += train["skipped_steps"]
+        state.seconds += seconds
+        if state.early_stopping.should_stop:
+            state.stop_reason = (
+                f"early stopping: {config.monitor} did not improve for {config.patience} epochs "
+                f"(best {state.early_stopping.best:.4f} at epoch {state.early_stopping.best_epoch})"
+            )
+        state.finished = state.stop_reason is not None or epoch == config.epochs
+        if log is not None:
+            log(format_epoch(metrics, config.epochs, improved))
+        if on_epoch_end is not None:
+            on_epoch_end(state, improved)
+    state.restore_best(model)
+    return state
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer,
+    loader,
+    params: list,
+    config: TrainConfig,
+    epoch: int,
+    *,
+    on_step: StepCallback | None = None,
+    progress: bool | None = None,
+) -> dict:
+    """One pass over `loader`; returns the mean training loss and accuracy, and the number of skipped steps."""
+    # Imported here: tqdm is only needed while training.
+    from tqdm import tqdm
+
+    model.train()
+    steps = len(loader)
+    loss_sum, correct, seen, skipped = 0.0, 0, 0, 0
+    bar = tqdm(
+        loader,
+        total=steps,
+        desc=f"epoch {epoch}/{config.epochs}",
+        unit="batch",
+        leave=False,
+        file=sys.stderr,
+        disable=None if progress is None else not progress,
+        dynamic_ncols=True,
+    )
+    with bar:
+        for step, (x, y) in enumerate(bar, start=1):
+            optimizer.zero_grad()
+            loss, logits = loss_and_logits(model, x, y, config.l2)
+            value = float(loss.data)
+            problem = None if math.isfinite(value) else ("loss", value)
+            if problem is None:
+                loss.backward()
+                norm = _gradient_norm(params, config.clip_grad_norm)
+                problem = None if math.isfinite(norm) else ("gradient norm", norm)
+            if problem is not None:
+                if config.on_nan == "stop":
+                    optimizer.zero_grad()
+                    raise NonFiniteLossError(problem[0], problem[1], epoch, step, steps)
+                skipped += 1
+                optimizer.zero_grad()
+                continue
+            optimizer.step()
+            n = len(y)
+            loss_sum += value * n
+            correct += int(np.count_nonzero(logits.data.argmax(axis=1) == y))
+            seen += n
+            if step % _POSTFIX_EVERY == 0 or step == steps:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.2%}", refresh=False)
+            if on_step is not None:
+                on_step(epoch, step)
+    if seen == 0:
+        raise NonFiniteLossError(f"loss of every one of the {steps} steps", math.nan, epoch)
+    return {"loss": loss_sum / seen, "accuracy": correct / seen, "skipped_steps": skipped}
+
+
+def format_epoch(metrics: dict, epochs: int, improved: bool) -> str:
+    """The line printed after each epoch."""
+    width = len(str(epochs))
+    line = (
+        f"epoch {metrics['epoch']:{width}d}/{epochs}  "
+        f"train loss {metrics['train_loss']:.4f} acc {metrics['train_accuracy']:.2%}  "
+        f"val loss {metrics['val_loss']:.4f} acc {metrics['val_accuracy']:.2%}  "
+        f"lr {metrics['lr']:.2e}  {metrics['seconds']:.1f}s"
+    )
+    if metrics["skipped_steps"]:
+        line += f"  ({metrics['skipped_steps']} non-finite steps skipped)"
+    return line + ("  *" if improved else "")
+
+
+def _gradient_norm(params: list, clip: float | None) -> float:
+    """The joint L2 norm of the gradients, after clipping them to `clip` if it is set."""
+    if clip is not None:
+        return float(nn.utils.clip_grad_norm_(params, clip).data)
+    # Accumulated in float64: a float32 sum of squares would overflow long before the gradients do.
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in (p.grad.data.astype(np.float64, copy=False) for p in params if p.grad is not None)))
