@@ -333,7 +333,7 @@ def apply(op: ops.Op, *inputs: Tensor) -> Tensor:
         out = op.forward(*[t.data for t in inputs])
     except ValueError as error:
         shapes = " and ".join(str(t.data.shape) for t in inputs)
-        raise ValueError(f"{op.name} on shapes {shapes}: {error}") from None
+        raise ValueError(f"{op.name}: input shapes {shapes}: {error}") from None
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)  # NumPy returns scalars for 0-d results; a tensor always holds an ndarray
     if _GradMode.enabled:
