@@ -24,6 +24,6 @@ def as_generator(rng) -> np.random.Generator:
         return _default
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, (int, np.integer)):
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, not {type(rng).__name__}")

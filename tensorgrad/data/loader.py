@@ -8,16 +8,9 @@ from math import prod
 
 import numpy as np
 
-__all__ = ["DataLoader", "as_generator", "to_float32", "train_val_split"]
+from ..random import as_generator
 
-
-def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
-    """Return `rng` if it is a Generator, else a new Generator seeded with it (None: fresh OS entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, got {type(rng).__name__}")
+__all__ = ["DataLoader", "to_float32", "train_val_split"]
 
 
 def to_float32(images: np.ndarray) -> np.ndarray:
