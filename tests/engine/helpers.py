@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 import tensorgrad as tg
+
+#: the binary operators, by the name of the op they record
+BINARY = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": operator.pow,
+}
 
 
 def leaf(values, dtype=np.float64, requires_grad: bool = True) -> tg.Tensor:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,20 +10,12 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import tensorgrad as tg
 
-from .helpers import assert_gradcheck, leaf, unbroadcast
+from .helpers import BINARY, assert_gradcheck, leaf, unbroadcast
 
 SETTINGS = settings(max_examples=30, deadline=None)
 
 shape_pairs = mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=1, max_side=3)
 seeds = st.integers(0, 2**32 - 1)
-
-BINARY = {
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-    "div": operator.truediv,
-    "pow": operator.pow,
-}
 
 
 def _operands(seed, shape_a, shape_b):

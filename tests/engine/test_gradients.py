@@ -9,16 +9,8 @@ import pytest
 
 import tensorgrad as tg
 
-from .helpers import assert_gradcheck, away_from_zero, distinct, leaf, normal, positive
+from .helpers import BINARY, assert_gradcheck, away_from_zero, distinct, leaf, normal, positive
 from .test_ops_values import AXES, INDICES, MATMUL_SHAPES
-
-BINARY = {
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-    "div": operator.truediv,
-    "pow": operator.pow,
-}
 
 
 @pytest.mark.parametrize("name", list(BINARY))
