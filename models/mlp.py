@@ -49,7 +49,11 @@ class MLP(nn.Sequential):
 
     def loss(self, x, y, l2: float = 0.0) -> Tensor:
         """Mean softmax cross-entropy over the batch + the paper's L2 term lam / (2 m) * sum ||W||^2."""
-        ce = F.cross_entropy(self(x), y)
+        return self.loss_from_logits(self(x), y, l2)
+
+    def loss_from_logits(self, logits: Tensor, y, l2: float = 0.0) -> Tensor:
+        """`loss` for logits already computed by this model (to reuse them, e.g. for the accuracy)."""
+        ce = F.cross_entropy(logits, y)
         if not l2:
             return ce
         return ce + F.l2_penalty(self.weights(), l2 / len(y))

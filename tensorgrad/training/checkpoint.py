@@ -61,7 +61,9 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Non
         "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
         "config": _json_array(checkpoint.config),
         "epoch": np.asarray(checkpoint.epoch, dtype=np.int64),
-        "best_metric": np.asarray(np.nan if checkpoint.best_metric is None else checkpoint.best_metric, np.float64),
+        "best_metric": np.asarray(
+            np.nan if checkpoint.best_metric is None else checkpoint.best_metric, np.float64
+        ),
         "progress": _json_array(checkpoint.progress),
     }
     sections = {
@@ -73,7 +75,9 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Non
         for name, value in state.items():
             array = np.asarray(value)
             if array.dtype.hasobject:
-                raise TypeError(f"save_checkpoint: {section}/{name} is an object array, which .npz cannot hold")
+                raise TypeError(
+                    f"save_checkpoint: {section}/{name} is an object array, which .npz cannot hold"
+                )
             arrays[f"{section}/{name}"] = array
     for name, state in checkpoint.rng_states.items():
         arrays[f"rng/{name}"] = _json_array(state)
@@ -87,7 +91,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     arrays = _read_arrays(path)
     if "format" not in arrays or _text(arrays["format"]) != FORMAT:
         raise CheckpointError(
-            path, f"not a tensorgrad checkpoint: no 'format' entry saying {FORMAT!r} (keys: {_key_list(arrays)})"
+            path,
+            f"not a tensorgrad checkpoint: no 'format' entry saying {FORMAT!r} (keys: {_key_list(arrays)})",
         )
     missing = [key for key in _REQUIRED if key not in arrays]
     if not any(key.startswith("model/") for key in arrays):
@@ -96,7 +101,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(path, f"missing key(s) {', '.join(missing)}")
     version = _integer(path, arrays, "format_version")
     if version > FORMAT_VERSION:
-        raise CheckpointError(path, f"format version {version} is newer than this tensorgrad reads ({FORMAT_VERSION})")
+        raise CheckpointError(
+            path, f"format version {version} is newer than this tensorgrad reads ({FORMAT_VERSION})"
+        )
     best_metric = _scalar(path, arrays, "best_metric", "f")
     return Checkpoint(
         config=_json(path, arrays, "config"),
@@ -172,13 +179,16 @@ def _read_arrays(path: Path) -> dict:
                 except ValueError as error:
                     if "allow_pickle" in str(error):
                         raise CheckpointError(
-                            path, f"entry {key!r} is an object array, which would need pickle to load; refused"
+                            path,
+                            f"entry {key!r} is an object array, which would need pickle to load; refused",
                         ) from None
                     raise
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as error:
-        raise CheckpointError(path, f"corrupt or truncated archive ({type(error).__name__}: {error})") from None
+        raise CheckpointError(
+            path, f"corrupt or truncated archive ({type(error).__name__}: {error})"
+        ) from None
     return arrays
 
 
@@ -199,7 +209,10 @@ def _text(array: np.ndarray) -> str | None:
 def _json(path: Path, arrays: dict, key: str):
     text = _text(arrays[key])
     if text is None:
-        raise CheckpointError(path, f"entry {key!r} should be JSON text (0-d unicode), got {arrays[key].dtype} {arrays[key].shape}")
+        raise CheckpointError(
+            path,
+            f"entry {key!r} should be JSON text (0-d unicode), got {arrays[key].dtype} {arrays[key].shape}",
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -209,7 +222,9 @@ def _json(path: Path, arrays: dict, key: str):
 def _scalar(path: Path, arrays: dict, key: str, kinds: str):
     array = arrays[key]
     if array.ndim != 0 or array.dtype.kind not in kinds:
-        raise CheckpointError(path, f"entry {key!r} should be a scalar, got {array.dtype} of shape {array.shape}")
+        raise CheckpointError(
+            path, f"entry {key!r} should be a scalar, got {array.dtype} of shape {array.shape}"
+        )
     return array.item()
 
 

@@ -30,7 +30,9 @@ _POSTFIX_EVERY = 20
 class NonFiniteLossError(FloatingPointError):
     """The loss (or the gradient, or the validation loss) became NaN or infinite; says where."""
 
-    def __init__(self, what: str, value: float, epoch: int, step: int | None = None, steps: int | None = None):
+    def __init__(
+        self, what: str, value: float, epoch: int, step: int | None = None, steps: int | None = None
+    ):
         where = f"epoch {epoch}" if step is None else f"epoch {epoch}, step {step} of {steps}"
         super().__init__(f"the {what} is {value} at {where}")
         self.what, self.value, self.epoch, self.step = what, value, epoch, step
@@ -68,15 +70,9 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = E
 
 
 def loss_and_logits(model, x: np.ndarray, y: np.ndarray, l2: float) -> tuple[Tensor, Tensor]:
-    """The training loss of `model.loss(x, y, l2)`, and the logits it was computed from (for the accuracy).
-
-    Written out here because `model.loss` returns only the loss; a test checks that the two agree.
-    """
+    """The training loss `model.loss(x, y, l2)`, and the logits it was computed from (for the accuracy)."""
     logits = model(x)
-    loss = F.cross_entropy(logits, y)
-    if l2:
-        loss = loss + F.l2_penalty(model.weights(), l2 / len(y))
-    return loss, logits
+    return model.loss_from_logits(logits, y, l2), logits
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
@@ -120,7 +116,12 @@ class EarlyStopping:
         return self.patience is not None and self.bad_epochs >= self.patience
 
     def state_dict(self) -> dict:
-        return {"monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+        return {
+            "monitor": self.monitor,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         if state["monitor"] != self.monitor:
@@ -153,7 +154,9 @@ class TrainState:
         }
 
     @classmethod
-    def from_progress(cls, config: TrainConfig, epoch: int, progress: dict, best_weights: dict | None) -> TrainState:
+    def from_progress(
+        cls, config: TrainConfig, epoch: int, progress: dict, best_weights: dict | None
+    ) -> TrainState:
         """The inverse of `progress()`, for the state saved after `epoch` epochs."""
         early_stopping = EarlyStopping(config.monitor, config.patience)
         early_stopping.load_state_dict(progress["early_stopping"])
@@ -211,7 +214,9 @@ def fit(
         epoch = state.epoch + 1
         started = time.perf_counter()
         optimizer.lr = learning_rate(config, epoch)
-        train = train_epoch(model, optimizer, loader, params, config, epoch, on_step=on_step, progress=progress)
+        train = train_epoch(
+            model, optimizer, loader, params, config, epoch, on_step=on_step, progress=progress
+        )
         val = evaluate(model, val_x, val_y)
         if not math.isfinite(val.loss):
             # The weights themselves are broken (a finite loss cannot come out of finite weights here).
@@ -287,11 +292,10 @@ def train_epoch(
                 norm = _gradient_norm(params, config.clip_grad_norm)
                 problem = None if math.isfinite(norm) else ("gradient norm", norm)
             if problem is not None:
+                optimizer.zero_grad()  # the non-finite gradients never reach the optimizer
                 if config.on_nan == "stop":
-                    optimizer.zero_grad()
-                    raise NonFiniteLossError(problem[0], problem[1], epoch, step, steps)
+                    raise NonFiniteLossError(*problem, epoch, step, steps)
                 skipped += 1
-                optimizer.zero_grad()
                 continue
             optimizer.step()
             n = len(y)
@@ -299,7 +303,9 @@ def train_epoch(
             correct += int(np.count_nonzero(logits.data.argmax(axis=1) == y))
             seen += n
             if step % _POSTFIX_EVERY == 0 or step == steps:
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.2%}", refresh=False)
+                bar.set_postfix(
+                    {"loss": f"{loss_sum / seen:.4f}", "acc": f"{correct / seen:.2%}"}, refresh=False
+                )
             if on_step is not None:
                 on_step(epoch, step)
     if seen == 0:
@@ -308,7 +314,7 @@ def train_epoch(
 
 
 def format_epoch(metrics: dict, epochs: int, improved: bool) -> str:
-    """The line printed after each epoch."""
+    """The line printed after each epoch; a final `*` marks a new best epoch."""
     width = len(str(epochs))
     line = (
         f"epoch {metrics['epoch']:{width}d}/{epochs}  "
@@ -322,8 +328,11 @@ def format_epoch(metrics: dict, epochs: int, improved: bool) -> str:
 
 
 def _gradient_norm(params: list, clip: float | None) -> float:
-    """The joint L2 norm of the gradients, after clipping them to `clip` if it is set."""
+    """The joint L2 norm of the gradients (before clipping); with `clip` set, they are scaled down to it.
+
+    Summed in the gradients' own dtype: a float32 sum of squares overflows only for norms above 1e19, and a
+    gradient that large is as unusable as a non-finite one.
+    """
     if clip is not None:
         return float(nn.utils.clip_grad_norm_(params, clip).data)
-    # Accumulated in float64: a float32 sum of squares would overflow long before the gradients do.
-    return math.sqrt(sum(float(np.vdot(g, g)) for g in (p.grad.data.astype(np.float64, copy=False) for p in params if p.grad is not None)))
+    return math.sqrt(sum(float(np.vdot(p.grad.data, p.grad.data)) for p in params if p.grad is not None))

@@ -18,7 +18,9 @@ def confusion_matrix(predictions, labels, num_classes: int) -> np.ndarray:
     predictions, labels = _checked_pair(predictions, labels)
     for name, values in (("predictions", predictions), ("labels", labels)):
         if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise ValueError(f"{name} must lie in [0, {num_classes}), got values from {values.min()} to {values.max()}")
+            raise ValueError(
+                f"{name} must lie in [0, {num_classes}), got values from {values.min()} to {values.max()}"
+            )
     # One bincount over the flattened (true, predicted) pair index: no Python loop over examples.
     flat = labels.astype(np.int64) * num_classes + predictions.astype(np.int64)
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
@@ -40,5 +42,7 @@ def _checked_pair(predictions, labels) -> tuple[np.ndarray, np.ndarray]:
             f"{predictions.shape} and {labels.shape}"
         )
     if predictions.dtype.kind not in "iu" or labels.dtype.kind not in "iu":
-        raise TypeError(f"predictions and labels must hold class indices, got {predictions.dtype} and {labels.dtype}")
+        raise TypeError(
+            f"predictions and labels must hold class indices, got {predictions.dtype} and {labels.dtype}"
+        )
     return predictions, labels

@@ -130,7 +130,7 @@ def test_a_parameter_without_gradient_is_left_alone_and_keeps_its_own_step_count
 
 
 def test_parameter_data_are_views_of_one_flat_buffer_and_updates_land_in_place():
-    params, grads = make_problem()
+    params, _ = make_problem()
     opt = optim.SGD(params, lr=1.0)
     assert all(np.shares_memory(p.data, opt.flat.data) for p in params)
     before = params[0].data.copy()

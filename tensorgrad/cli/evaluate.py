@@ -1,0 +1,60 @@
+"""`tensorgrad-evaluate`: test-set accuracy, loss and per-class accuracy of a saved checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..training import evaluate_checkpoint
+from . import argtypes as types
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tensorgrad-evaluate",
+        description="Evaluate a checkpoint on the Fashion-MNIST test set (10,000 images).",
+    )
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help="a checkpoint (.npz), or a run folder (its best.npz is used)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help="look for the Fashion-MNIST files here first, then in the usual places (see tensorgrad.data); a download goes here",
+    )
+    parser.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="fail instead of downloading the data if it is not found",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run `tensorgrad-evaluate` with `argv` (default: the command line); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        results = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, download=args.download)
+    except types.USER_ERRORS as error:
+        return types.report_error(error, parser.prog)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"checkpoint     {results['checkpoint']} (epoch {results['epoch']})")
+    print(f"test accuracy  {results['test_accuracy']:.2%}")
+    print(f"test loss      {results['test_loss']:.4f}")
+    print("per-class accuracy:")
+    for name, accuracy in results["per_class_accuracy"].items():
+        print(f"  {name:<12} {'-' if accuracy is None else f'{accuracy:.2%}':>7}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""`tensorgrad-predict`: the Fashion-MNIST class of image files, from a saved checkpoint.
+
+Images are read with Pillow (PNG, JPEG, ...) and made grayscale; one that is not 28x28 is padded to a square
+with its edge colour and resized to 28x28. The model expects Fashion-MNIST's polarity: a light item on a
+black background. Pass --invert for a dark item on a light background (most photos and drawings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..data import FASHION_MNIST_CLASSES
+from ..training import load_image, load_trained_model, predict
+from ..training.inference import looks_inverted
+from . import argtypes as types
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tensorgrad-predict",
+        description="Print the Fashion-MNIST class (and its probability) of image files, from a checkpoint.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="a checkpoint (.npz), or a run folder (its best.npz is used)",
+    )
+    parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files to classify")
+    parser.add_argument(
+        "--invert",
+        action="store_true",
+        help="invert the images first (for a dark item on a light background)",
+    )
+    parser.add_argument(
+        "--top",
+        type=types.positive_int,
+        default=1,
+        metavar="K",
+        help="show the K most probable classes (default: 1)",
+    )
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run `tensorgrad-predict` with `argv` (default: the command line); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        model, _, _, _ = load_trained_model(args.checkpoint)
+        images = np.stack([load_image(path, invert=args.invert) for path in args.images])
+    except (*types.USER_ERRORS, OSError) as error:  # OSError: Pillow's "cannot identify image file"
+        return types.report_error(error, parser.prog)
+    for path, image, prediction in zip(args.images, images, predict(model, images)):
+        if args.top == 1:
+            print(f"{path}: {prediction.class_name} ({prediction.probability:.1%})")
+        else:
+            ranked = np.argsort(prediction.probabilities)[::-1][: args.top]
+            shown = ", ".join(
+                f"{FASHION_MNIST_CLASSES[i]} ({prediction.probabilities[i]:.1%})" for i in ranked
+            )
+            print(f"{path}: {shown}")
+        if not args.invert and looks_inverted(image):
+            print(
+                f"  note: {path} has a light border; the model expects a light item on black. "
+                "If this is a dark item on a light background, pass --invert.",
+                file=sys.stderr,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

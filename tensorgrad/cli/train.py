@@ -1,0 +1,217 @@
+"""`tensorgrad-train`: train the Fashion-MNIST MLP and write a run folder (see `tensorgrad.training.run`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..training import PRESETS, TrainConfig, resume_run, train_run
+from ..training.config import ACTIVATIONS, DEFAULT_LR, LR_SCHEDULES, MONITORS, NAN_POLICIES, OPTIMIZERS
+from ..training.run import EXIT_INTERRUPTED
+from . import argtypes as types
+
+EXAMPLES = """\
+examples:
+  tensorgrad-train                                  # the defaults: 784-196-64-10, Adam, cosine decay, early stopping
+  tensorgrad-train --preset paper                   # the paper's settings
+  tensorgrad-train --preset paper --l2 0 --seed 3   # the paper's settings, except for these
+  tensorgrad-train --optimizer momentum --lr 0.05 --out runs/momentum
+  tensorgrad-train --resume runs/20250101-120000    # continue an interrupted run exactly
+
+The run folder gets config.json, metrics.jsonl, results.json, best.npz, last.npz, curves.png, confusion.png
+and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 bad flags, 130 interrupted (resumable).
+"""
+
+#: flags that may accompany --resume: where the data lives is not part of the run
+RESUME_FLAGS = {"data_dir", "download"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    # SUPPRESS: the namespace then holds only the flags given, which is what lets them override a preset.
+    parser = argparse.ArgumentParser(
+        prog="tensorgrad-train",
+        description="Train the Fashion-MNIST MLP with tensorgrad and write a run folder.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    presets = "; ".join(
+        f"{name}: " + ", ".join(f"{key.replace('_', '-')} {_show(value)}" for key, value in settings.items())
+        for name, settings in PRESETS.items()
+    )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help=f"start from a documented set of settings; flags given explicitly override it ({presets})",
+    )
+
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--hidden",
+        type=types.positive_int,
+        nargs="+",
+        metavar="WIDTH",
+        help=f"hidden layer widths (default: {' '.join(map(str, defaults.hidden))})",
+    )
+    model.add_argument("--activation", choices=ACTIVATIONS, help=f"(default: {defaults.activation})")
+    model.add_argument(
+        "--keep-prob",
+        type=types.keep_probability,
+        help=f"dropout keep probability after each hidden layer, in (0, 1]; 1 = no dropout "
+        f"(default: {defaults.keep_prob})",
+    )
+
+    training = parser.add_argument_group("optimization")
+    training.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {defaults.optimizer})")
+    lr_defaults = ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items())
+    training.add_argument("--lr", type=types.positive_float, help=f"learning rate (default: {lr_defaults})")
+    training.add_argument(
+        "--momentum",
+        type=types.unit_interval_open_right,
+        help=f"beta of --optimizer momentum (default: {defaults.momentum})",
+    )
+    training.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        help=f"constant, or cosine decay from --lr to 0 over --epochs (default: {defaults.lr_schedule})",
+    )
+    training.add_argument("--batch-size", type=types.positive_int, help=f"(default: {defaults.batch_size})")
+    training.add_argument(
+        "--epochs", type=types.positive_int, help=f"at most this many (default: {defaults.epochs})"
+    )
+    training.add_argument(
+        "--l2",
+        type=types.nonnegative_float,
+        help=f"lambda of the L2 term lambda/(2 m) * sum ||W||^2, m the batch size (default: {defaults.l2:g})",
+    )
+    training.add_argument(
+        "--clip-grad-norm",
+        type=types.positive_float,
+        metavar="MAX_NORM",
+        help="clip the joint gradient norm to this (default: no clipping)",
+    )
+    training.add_argument(
+        "--on-nan",
+        choices=NAN_POLICIES,
+        help="on a NaN/inf loss or gradient: stop the run, or skip that step's update "
+        f"(default: {defaults.on_nan})",
+    )
+
+    stopping = parser.add_argument_group("early stopping and validation")
+    stopping.add_argument(
+        "--patience",
+        type=types.nonnegative_int,
+        help=f"stop after this many epochs without improvement; 0 = never "
+        f"(default: {defaults.patience}); the best epoch's weights are restored",
+    )
+    stopping.add_argument(
+        "--monitor", choices=MONITORS, help=f"what early stopping watches (default: {defaults.monitor})"
+    )
+    stopping.add_argument(
+        "--val-size",
+        type=types.positive_int,
+        help=f"validation examples held out of the 60,000 training examples (default: {defaults.val_size})",
+    )
+
+    data = parser.add_argument_group("data and reproducibility")
+    data.add_argument(
+        "--seed",
+        type=types.nonnegative_int,
+        help=f"seeds the split, batch order, initialization and dropout (default: {defaults.seed})",
+    )
+    data.add_argument(
+        "--data-dir",
+        help="look for the Fashion-MNIST files here first, then in the usual places (see tensorgrad.data); a download goes here",
+    )
+    data.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="fail instead of downloading the data if it is not found",
+    )
+    data.add_argument(
+        "--max-train-examples",
+        type=types.positive_int,
+        metavar="N",
+        help="train on the first N training examples only (quick tests)",
+    )
+
+    run = parser.add_argument_group("run folder")
+    run.add_argument("--out", type=Path, metavar="DIR", help="the run folder (default: runs/<date>-<time>)")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last.npz, with its own settings",
+    )
+    run.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bar (it is shown only on a terminal anyway)",
+    )
+    return parser
+
+
+def config_from_flags(flags: dict) -> TrainConfig:
+    """The `TrainConfig` of the given flags over their preset over the defaults (raises ValueError)."""
+    flags = dict(flags)
+    settings = dict(PRESETS[flags.pop("preset")]) if "preset" in flags else {}
+    if "optimizer" in flags and "lr" not in flags:
+        settings.pop("lr", None)  # a preset's lr belongs to its optimizer; another one gets its own default
+    settings.update(flags)
+    if settings.get("patience") == 0:
+        settings["patience"] = None
+    return TrainConfig(**settings)
+
+
+def main(argv=None) -> int:
+    """Run `tensorgrad-train` with `argv` (default: the command line); returns the exit code."""
+    parser = build_parser()
+    flags = vars(parser.parse_args(argv))
+    out, resume, progress = flags.pop("out", None), flags.pop("resume", None), flags.pop("progress", None)
+    log = _print_flushed
+    try:
+        if resume is not None:
+            extra = sorted(set(flags) - RESUME_FLAGS) + (["out"] if out is not None else [])
+            if extra:
+                given = ", ".join("--" + name.replace("_", "-") for name in extra)
+                parser.error(
+                    f"--resume continues a run with the settings saved in it; it cannot take {given}"
+                )
+            outcome = resume_run(
+                resume,
+                data_dir=flags.get("data_dir"),
+                download=flags.get("download"),
+                log=log,
+                progress=progress,
+            )
+        else:
+            try:
+                config = config_from_flags(flags)
+            except ValueError as error:
+                parser.error(str(error))
+            outcome = train_run(config, out, log=log, progress=progress)
+    except types.USER_ERRORS as error:
+        return types.report_error(error, parser.prog)
+    except KeyboardInterrupt:  # outside the training loop (loading data, writing results): nothing to keep
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return outcome.exit_code
+
+
+def _show(value) -> str:
+    """A preset's value as it would be typed on the command line."""
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _print_flushed(line: str) -> None:
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

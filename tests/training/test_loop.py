@@ -1,0 +1,206 @@
+"""The training loop: its loss, schedule, evaluation, early stopping, and non-finite loss handling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+from tensorgrad.data import DataLoader, to_float32
+from tensorgrad.training import (
+    EarlyStopping,
+    NonFiniteLossError,
+    TrainConfig,
+    build_model,
+    build_optimizer,
+    evaluate,
+    fit,
+    learning_rate,
+    load_checkpoint,
+    loop,
+    train_run,
+)
+
+
+def small_problem(fashion, n_train: int, n_val: int = 1000):
+    x, y = to_float32(fashion.train_images[: n_train + n_val]), fashion.train_labels[: n_train + n_val]
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+
+
+def test_loss_and_logits_matches_model_loss():
+    config = TrainConfig(hidden=(16, 8))
+    x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    y = np.array([0, 3, 9, 3, 1])
+    losses = []
+    for use_loop in (True, False):
+        model = build_model(config, rng=7)  # same weights and the same dropout masks for both
+        if use_loop:
+            loss, logits = loop.loss_and_logits(model, x, y, l2=0.5)
+            assert logits.shape == (5, 10)
+        else:
+            loss = model.loss(x, y, 0.5)
+        losses.append(float(loss.data))
+    assert losses[0] == losses[1]
+
+
+def test_learning_rate_schedules():
+    constant = TrainConfig(lr=0.01, lr_schedule="constant", epochs=10)
+    assert [learning_rate(constant, e) for e in (1, 5, 10)] == [0.01, 0.01, 0.01]
+    cosine = TrainConfig(lr=0.01, lr_schedule="cosine", epochs=10)
+    rates = [learning_rate(cosine, e) for e in range(1, 11)]
+    assert rates[0] == 0.01 and math.isclose(rates[5], 0.005)
+    assert all(a > b > 0 for a, b in zip(rates, rates[1:]))
+
+
+def test_early_stopping_counts_epochs_without_improvement():
+    stopping = EarlyStopping("val_loss", patience=2)
+    assert stopping.update(1, {"val_loss": 0.5})
+    assert not stopping.update(2, {"val_loss": 0.6})
+    assert stopping.update(3, {"val_loss": 0.4})
+    assert not stopping.update(4, {"val_loss": float("nan")})  # never "better" than a real number
+    assert not stopping.should_stop
+    assert not stopping.update(5, {"val_loss": 0.4})  # equal is not better
+    assert stopping.should_stop and stopping.best_epoch == 3 and stopping.best == 0.4
+    by_accuracy = EarlyStopping("val_accuracy", patience=None)
+    assert by_accuracy.update(1, {"val_accuracy": 0.5}) and by_accuracy.update(2, {"val_accuracy": 0.6})
+    assert not by_accuracy.update(3, {"val_accuracy": 0.1})
+    assert not by_accuracy.should_stop  # no patience: never stops
+
+
+def test_gradient_clipping_scales_the_joint_norm_down_and_reports_it_before_clipping():
+    model = build_model(TrainConfig(hidden=(4,)), rng=0)
+    params = list(model.parameters())
+    for p in params:
+        p.grad = tg.tensor(np.full(p.shape, 3.0, dtype=np.float32))
+    norm = 3.0 * math.sqrt(sum(p.data.size for p in params))
+    assert loop._gradient_norm(params, None) == pytest.approx(norm)  # no clipping: untouched
+    assert loop._gradient_norm(params, 0.5) == pytest.approx(norm)
+    assert loop._gradient_norm(params, None) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_evaluate_runs_in_eval_mode_and_restores_the_mode(fashion):
+    (x, y), _ = small_problem(fashion, 300)
+    model = build_model(TrainConfig(hidden=(32, 16), keep_prob=0.5), rng=0)
+    model.train()
+    first, second = evaluate(model, x, y, batch_size=64), evaluate(model, x, y)
+    assert model.training
+    assert first.loss == pytest.approx(second.loss, rel=1e-5)  # no dropout, batch size does not matter
+    assert first.accuracy == second.accuracy and first.predictions.shape == (300,)
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(fashion):
+    # 200 examples and no dropout: the validation loss soon rises as the model memorizes them.
+    (x, y), (val_x, val_y) = small_problem(fashion, 200)
+    config = TrainConfig(
+        hidden=(64, 32), keep_prob=1.0, lr=3e-3, lr_schedule="constant", batch_size=50, epochs=40, patience=3
+    )
+    model = build_model(config, rng=0)
+    optimizer = build_optimizer(config, model.parameters())
+    snapshots = {}
+    state = fit(
+        model,
+        optimizer,
+        DataLoader(x, y, 50, rng=1),
+        val_x,
+        val_y,
+        config,
+        log=None,
+        on_epoch_end=lambda state, improved: snapshots.update({state.epoch: model.state_dict()}),
+    )
+    best = state.early_stopping.best_epoch
+    assert state.stop_reason is not None and "did not improve for 3 epochs" in state.stop_reason
+    assert state.epoch == best + 3 < config.epochs
+    assert min(row["val_loss"] for row in state.history) == state.history[best - 1]["val_loss"]
+    final = model.state_dict()
+    for name, value in snapshots[best].items():
+        assert np.array_equal(final[name], value)
+    assert not np.array_equal(final["0.weight"], snapshots[state.epoch]["0.weight"])
+
+
+def test_a_short_epoch_on_real_data_reaches_a_sane_accuracy(fashion):
+    (x, y), (val_x, val_y) = small_problem(fashion, 10_000, n_val=2000)
+    config = TrainConfig(lr_schedule="constant", batch_size=32, epochs=1)
+    model = build_model(config, rng=0)
+    state = fit(
+        model,
+        build_optimizer(config, model.parameters()),
+        DataLoader(x, y, 32, rng=0),
+        val_x,
+        val_y,
+        config,
+        log=None,
+    )
+    assert state.history[0]["val_accuracy"] > 0.75
+    test = evaluate(model, to_float32(fashion.test_images), fashion.test_labels)
+    assert test.accuracy > 0.75
+
+
+def poison_steps(monkeypatch, steps: set[int]):
+    """Make the loss NaN on the given (1-based) training steps, counted over the whole run."""
+    real = loop.loss_and_logits
+    calls = {"count": 0}
+
+    def poisoned(model, x, y, l2):
+        calls["count"] += 1
+        loss, logits = real(model, x, y, l2)
+        return (loss * float("nan") if calls["count"] in steps else loss), logits
+
+    monkeypatch.setattr(loop, "loss_and_logits", poisoned)
+
+
+def test_a_nan_loss_stops_the_run_naming_epoch_and_step_and_keeps_the_best_checkpoint(
+    fashion, small_config, tmp_path, monkeypatch
+):
+    poison_steps(monkeypatch, {20 + 7})  # epoch 2, step 7 (20 steps per epoch)
+    lines = []
+    outcome = train_run(small_config(epochs=3), tmp_path / "run", dataset=fashion, log=lines.append)
+    assert outcome.status == "non-finite" and outcome.exit_code == 1
+    message = "\n".join(lines)
+    assert "the loss is nan at epoch 2, step 7 of 20" in message and "--on-nan skip" in message
+    best = load_checkpoint(tmp_path / "run" / "best.npz")
+    last = load_checkpoint(tmp_path / "run" / "last.npz")
+    assert best.epoch == 1 and last.epoch == 1
+    assert all(np.isfinite(value).all() for value in best.model_state.values())
+    # The run still reports the best weights' test accuracy, and why it stopped.
+    assert outcome.results["best_epoch"] == 1 and outcome.results["stopped_early"]
+    assert "non-finite" in outcome.results["stop_reason"]
+
+
+def test_a_nan_loss_with_on_nan_skip_skips_those_updates_and_counts_them(
+    fashion, small_config, tmp_path, monkeypatch
+):
+    poison_steps(monkeypatch, {3, 20 + 5, 20 + 6})
+    outcome = train_run(
+        small_config(epochs=2, on_nan="skip"), tmp_path / "run", dataset=fashion, log=lambda _: None
+    )
+    assert outcome.status == "finished" and outcome.exit_code == 0
+    assert outcome.results["skipped_steps"] == 3
+    history = load_checkpoint(tmp_path / "run" / "last.npz").progress["history"]
+    assert [row["skipped_steps"] for row in history] == [1, 2]
+    weights = load_checkpoint(tmp_path / "run" / "best.npz").model_state
+    assert all(np.isfinite(value).all() for value in weights.values())
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_non_finite_weights_are_caught_at_the_next_step(fashion, small_config):
+    (x, y), (val_x, val_y) = small_problem(fashion, 500)
+    config = small_config(epochs=2)
+    model = build_model(config, rng=0)
+
+    def break_weights(epoch, step):
+        if (epoch, step) == (1, 2):
+            model[0].weight.data[0, 0] = np.inf
+
+    with pytest.raises(NonFiniteLossError, match="epoch 1, step 3 of 5"):
+        fit(
+            model,
+            build_optimizer(config, model.parameters()),
+            DataLoader(x, y, 100, rng=0),
+            val_x,
+            val_y,
+            config,
+            on_step=break_weights,
+            log=None,
+        )
