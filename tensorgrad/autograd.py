@@ -32,15 +32,25 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
     while ready:
         node = ready.pop()
         grad = grads.pop(node)
-        # The op may hand `grad` (or views of it) to its inputs, so no leaf may keep it without a copy.
-        shared.add(id(grad))
-        for tensor, input_grad in zip(node.inputs, node.backward(grad)):
+        # An op may overwrite `grad` only if nothing else can see it: a fresh array (not a view) that no other
+        # node or leaf holds. It stays owned where the op hands it on, unless it goes to two inputs.
+        owned = grad.base is None and id(grad) not in shared
+        node.grad_owned = owned
+        input_grads = node.backward(grad)
+        if owned:
+            handed_on = 0
+            for input_grad in input_grads:
+                if input_grad is grad:
+                    handed_on += 1
+            if handed_on > 1:
+                shared.add(id(grad))
+        for tensor, input_grad in zip(node.inputs, input_grads):
             if input_grad is None or not tensor._requires_grad:
                 continue
             data = tensor.data
             if input_grad.shape != data.shape:
                 input_grad = sum_to(input_grad, data.shape)
-            if input_grad.dtype != data.dtype:
+            if input_grad.dtype is not data.dtype and input_grad.dtype != data.dtype:
                 input_grad = input_grad.astype(data.dtype)
             child = tensor._node
             if child is None:
@@ -48,8 +58,9 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
                 continue
             previous = grads.get(child)
             grads[child] = input_grad if previous is None else previous + input_grad
-            consumers[child] -= 1
-            if consumers[child] == 0:
+            waiting = consumers[child] - 1
+            consumers[child] = waiting
+            if not waiting:
                 ready.append(child)
         if not retain_graph:
             node.release()
@@ -87,7 +98,7 @@ def _accumulate_into_leaf(leaf, grad, shared: set, tensor_cls) -> None:
         leaf.grad = tensor_cls._wrap(grad)
         return
     held = current.data
-    if held.flags.writeable and held.shape == grad.shape and held.dtype == grad.dtype:
+    if held.shape == grad.shape and held.dtype == grad.dtype and held.flags.writeable:
         held += grad
     else:
         leaf.grad = tensor_cls._wrap(held + grad)

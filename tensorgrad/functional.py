@@ -108,8 +108,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
     if not training or p == 0.0:
         return x
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    mask = dropout_mask(x.shape, p, rng, dtype)
-    return x * Tensor(mask, name=f"dropout mask (p={p:g})")
+    mask = Tensor._wrap(dropout_mask(x.shape, p, rng, dtype))
+    mask.name = f"dropout mask (p={p:g})"
+    return apply(ops.Mul(), x, mask)
 
 
 def dropout_mask(shape: tuple, p: float, rng=None, dtype=np.float32) -> np.ndarray:

@@ -158,7 +158,7 @@ class Tensor:
                     f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
                     "pass backward(grad) with a gradient of that shape"
                 )
-            grad, shared = np.ones_like(self.data), False
+            grad, shared = np.ones(self.data.shape, self.data.dtype), False
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
             if grad.shape != self.shape:

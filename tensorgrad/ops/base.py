@@ -13,11 +13,12 @@ class Op:
     skips inputs that need no gradient (`self.needs_grad[i]` is False for those, so `backward` may return None).
 
     `forward` receives ndarrays and stores what `backward` needs in `self.saved`; releasing the graph drops it.
-    `backward` receives the output's gradient and returns one gradient (or None) per input. It must not modify
-    its argument in place, and it may return the argument itself or a view of it.
+    `backward` receives the output's gradient and returns one gradient (or None) per input: new arrays, the
+    argument itself, or views of it, but never one new array for two inputs. It may overwrite its argument
+    only when the engine says it owns it (`self.grad_owned`): `_times` does that for the common case.
     """
 
-    __slots__ = ("inputs", "needs_grad", "saved")
+    __slots__ = ("grad_owned", "inputs", "needs_grad", "saved")
 
     #: the name shown in the graph drawing and in error messages
     name = "op"
@@ -27,6 +28,13 @@ class Op:
 
     def backward(self, grad: np.ndarray) -> tuple:
         raise NotImplementedError
+
+    def _times(self, grad: np.ndarray, factor) -> np.ndarray:
+        """grad * factor, computed in place when this op owns `grad` (saves an allocation per backward)."""
+        if self.grad_owned:
+            grad *= factor
+            return grad
+        return grad * factor
 
     def release(self) -> None:
         """Drop the saved arrays and the links to the inputs, so the graph's memory can be freed."""

@@ -40,7 +40,9 @@ class Mul(Op):
     def backward(self, grad):
         a, b = self.saved
         need_a, need_b = self.needs_grad
-        return (grad * b if need_a else None), (grad * a if need_b else None)
+        if need_a != need_b:  # one gradient (e.g. a dropout mask's input): it may reuse the incoming array
+            return (self._times(grad, b), None) if need_a else (None, self._times(grad, a))
+        return grad * b, grad * a
 
 
 class Div(Op):
@@ -126,7 +128,7 @@ class ReLU(Op):
 
     def backward(self, grad):
         # the gradient at exactly 0 is 0, as in PyTorch
-        return (grad * (self.saved > 0),)
+        return (self._times(grad, self.saved > 0),)
 
 
 class Tanh(Op):
@@ -140,7 +142,7 @@ class Tanh(Op):
 
     def backward(self, grad):
         out = self.saved
-        return (grad * (1 - out * out),)
+        return (self._times(grad, 1 - out * out),)
 
 
 class Sigmoid(Op):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tensor import Tensor
+
 
 class FlatParameters:
     """Moves the parameters' data into one contiguous array and keeps `param.data` as views into it.
 
-    An update applied to `self.data` then updates every parameter at once. Gradients are gathered into
-    `self.grad` the same way. If someone rebinds a parameter's `.data` to a new array, the next `sync()`
+    An update applied to `self.data` then updates every parameter at once. Gradients live in `self.grad`
+    the same way (see `zero_grads`). If someone rebinds a parameter's `.data` to a new array, the next `sync()`
     copies it in and points the parameter at its view again, so the buffer never goes stale.
     """
 
@@ -30,6 +32,7 @@ class FlatParameters:
             param.data = view
             self.views.append(view)
             self.grad_views.append(self.grad[start:stop].reshape(view.shape))
+        self.grad_tensors = [Tensor._wrap(grad_view) for grad_view in self.grad_views]
 
     def slices(self):
         """(parameter index, slice of the flat buffers) for each parameter."""
@@ -49,11 +52,29 @@ class FlatParameters:
                 view[...] = param.data
                 param.data = view
 
+    def zero_grads(self) -> None:
+        """Zero the flat gradient in one fill and point every `param.grad` at its view of it.
+
+        Backward then accumulates into these views in place, so a step needs no copy of the gradients and
+        no fresh gradient arrays (whose allocation, page by page, costs more than the arithmetic).
+        """
+        self.grad.fill(0)
+        for param, grad_tensor in zip(self.params, self.grad_tensors):
+            if param.grad is not grad_tensor:
+                param.grad = grad_tensor
+
     def gather_grads(self) -> list:
-        """Copy every parameter's gradient into `self.grad`; returns the indices of those that have one."""
+        """Make `self.grad` hold every parameter's gradient; returns the indices of those that have one.
+
+        Gradients that already live in the flat buffer (after `zero_grads`) stay where they are; any other
+        gradient (set to None and recomputed, or assigned by hand) is copied in.
+        """
         present = []
         for i, (param, grad_view) in enumerate(zip(self.params, self.grad_views)):
-            if param.grad is not None:
-                grad_view[...] = param.grad.data
-                present.append(i)
+            grad = param.grad
+            if grad is None:
+                continue
+            if grad.data is not grad_view:
+                grad_view[...] = grad.data
+            present.append(i)
         return present

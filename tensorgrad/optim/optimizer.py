@@ -37,13 +37,18 @@ class Optimizer:
         self.state = {name: np.zeros_like(self.flat.data) for name in self.state_names}
         self._scratch = np.empty_like(self.flat.data)
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear the gradients of the parameters (to None by default, as PyTorch does)."""
-        for p in self.params:
-            if set_to_none or p.grad is None:
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Zero the gradients, which live in one flat buffer: `param.grad` become views of it, filled with 0.
+
+        Unlike PyTorch (whose default is `set_to_none=True`), the gradients are kept: backward accumulates
+        into them in place and `step` reads them where they are, with no allocation or copy per step.
+        `set_to_none=True` sets them to None instead (then a parameter that gets no gradient is not updated).
+        """
+        if set_to_none:
+            for p in self.params:
                 p.grad = None
-            else:
-                p.grad.data[...] = 0
+        else:
+            self.flat.zero_grads()
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""

@@ -325,3 +325,28 @@ def test_backward_releases_every_node_unless_the_graph_is_retained(rng):
     out.backward()
     assert h.grad_fn.released and out.grad_fn.released
     assert h.grad_fn.saved is None and out.grad_fn.inputs is None
+
+
+def test_in_place_backward_never_corrupts_a_gradient_that_fans_out():
+    """Ops may overwrite a gradient they own; one handed to two inputs (here by add) is owned by neither."""
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    scale = rng.standard_normal((3, 4))
+    mask = (rng.random((3, 4)) > 0.3) * 2.0
+
+    def f(x):
+        return (((x.relu() * mask) + x.tanh() * mask) * scale).sum()
+
+    f(x).backward()
+    relu_grad = (x.data > 0) * mask * scale
+    tanh_grad = (1 - np.tanh(x.data) ** 2) * mask * scale
+    np.testing.assert_allclose(x.grad.data, relu_grad + tanh_grad, rtol=1e-12)
+    assert tg.gradcheck(f, (x,))
+
+
+def test_in_place_backward_leaves_a_user_supplied_gradient_untouched():
+    x = tg.tensor(np.array([-1.0, 2.0, 3.0]), requires_grad=True)
+    upstream = np.array([1.0, 1.0, 1.0])
+    (x.relu() * 2.0).backward(upstream)
+    np.testing.assert_array_equal(upstream, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.data, [0.0, 2.0, 2.0])

@@ -200,12 +200,25 @@ def test_optimizer_argument_errors():
         optim.SGD([p, tg.tensor(np.zeros(2, np.float32), requires_grad=True)], lr=0.1)
 
 
-def test_zero_grad_sets_none_or_zeros():
+def test_zero_grad_zeroes_gradients_in_the_flat_buffer_or_sets_none():
     params, grads = make_problem()
     opt = optim.SGD(params, lr=0.1)
     for p, g in zip(params, grads[0]):
         p.grad = tg.tensor(g)
-    opt.zero_grad(set_to_none=False)
-    assert all(np.all(p.grad.data == 0) for p in params)
     opt.zero_grad()
+    assert all(np.all(p.grad.data == 0) for p in params)
+    assert all(np.shares_memory(p.grad.data, opt.flat.grad) for p in params)
+    opt.zero_grad(set_to_none=True)
     assert all(p.grad is None for p in params)
+
+
+def test_backward_accumulates_into_the_flat_gradient_and_step_reads_it_there():
+    w = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    opt = optim.SGD([w], lr=0.5)
+    for _ in range(2):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        assert np.shares_memory(w.grad.data, opt.flat.grad)
+        np.testing.assert_allclose(w.grad.data, 2 * w.data)
+        opt.step()
+    np.testing.assert_allclose(w.data, [0.0, 0.0])  # w - 0.5 * 2w = 0 after the first step
