@@ -78,7 +78,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
                 f"cross_entropy: class-index target must have shape ({n},) for logits {logits.shape}, "
                 f"got {target.shape}"
             )
-        if n and (target.data.min() < 0 or target.data.max() >= classes):
+        if n and (np.minimum.reduce(target.data) < 0 or np.maximum.reduce(target.data) >= classes):
             raise ValueError(
                 f"cross_entropy: class indices must lie in [0, {classes}), got values from "
                 f"{target.data.min()} to {target.data.max()}"

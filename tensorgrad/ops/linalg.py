@@ -78,5 +78,5 @@ class Linear(Op):
             x = x.reshape(-1, x.shape[-1])
             grad = grad.reshape(-1, grad.shape[-1])
         grad_w = grad.T @ x if needs[1] else None
-        grad_b = grad.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        grad_b = np.add.reduce(grad, axis=0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b

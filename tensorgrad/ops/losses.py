@@ -32,7 +32,7 @@ class CrossEntropy(Op):
         self.saved = (shifted, lse, target)
         if self.reduction == "none":
             return losses
-        total = losses.sum()
+        total = np.add.reduce(losses)
         return np.asarray(total / n if self.reduction == "mean" else total, dtype=logits.dtype)
 
     def backward(self, grad):

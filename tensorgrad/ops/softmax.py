@@ -9,8 +9,9 @@ from .base import Op
 
 def log_sum_exp(a: np.ndarray, axis: int):
     """(log(sum(exp(a), axis, keepdims=True)), a - max(a, axis)): the stable pieces softmax ops share."""
-    shifted = a - a.max(axis=axis, keepdims=True)
-    return np.log(np.exp(shifted).sum(axis=axis, keepdims=True)), shifted
+    # ufunc reductions directly: the ndarray methods add a Python-level wrapper call to every op
+    shifted = a - np.maximum.reduce(a, axis=axis, keepdims=True)
+    return np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)), shifted
 
 
 class Softmax(Op):

@@ -34,6 +34,7 @@ class Optimizer:
         self.params = params
         self.flat = FlatParameters(params)
         self.steps = np.zeros(len(params), dtype=np.int64)
+        self._steps_agree = True  # every parameter has taken the same number of steps: one update covers all
         self.state = {name: np.zeros_like(self.flat.data) for name in self.state_names}
         self._scratch = np.empty_like(self.flat.data)
 
@@ -54,15 +55,15 @@ class Optimizer:
         """Apply one update to every parameter that has a gradient."""
         self.flat.sync()
         present = self.flat.gather_grads()
-        if len(present) == len(self.params) and (self.steps == self.steps[0]).all():
+        if len(present) == len(self.params) and self._steps_agree:
             self.steps += 1
-            whole = slice(None)
-            self._update(whole, int(self.steps[0]))
+            self._update(slice(None), int(self.steps[0]))
             return
         for i, part in self.flat.slices():
             if i in present:
                 self.steps[i] += 1
                 self._update(part, int(self.steps[i]))
+        self._steps_agree = bool((self.steps == self.steps[0]).all())
 
     def _update(self, part: slice, step: int) -> None:
         """Update `self.flat.data[part]` from `self.flat.grad[part]`; `step` counts from 1."""
@@ -99,6 +100,7 @@ class Optimizer:
                     f"the parameters have {self.flat.data.size}"
                 )
         self.steps[...] = steps
+        self._steps_agree = bool((self.steps == self.steps[0]).all())
         for name in self.state_names:
             self.state[name][...] = state[name]
         for name in self.hyperparameter_names:
