@@ -90,6 +90,16 @@ def _accumulate_into_leaf(leaf, grad, shared: set, tensor_cls) -> None:
     """Add `grad` to `leaf.grad`, in place when it already holds an array of its own."""
     current = leaf.grad
     if current is None:
+        buffer = leaf._grad_buffer
+        if grad is buffer:  # the op wrote it there already (Op._grad_buffer_for)
+            leaf.grad = tensor_cls._wrap(buffer)
+            return
+        if buffer is not None and buffer.shape == grad.shape:
+            # A copy into memory already paged in beats keeping a fresh array: a new gradient array the size
+            # of a weight matrix costs a page fault per 4 KB, every step.
+            np.copyto(buffer, grad)
+            leaf.grad = tensor_cls._wrap(buffer)
+            return
         # A leaf's .grad is its own, writable array (optimizers and clip_grad_norm_ update it in place),
         # so anything that may be seen elsewhere - a view, the incoming gradient itself - is copied.
         if grad.base is not None or id(grad) in shared or not grad.flags.writeable:

@@ -23,7 +23,7 @@ class Tensor:
     tensor([[3., 3.]])
     """
 
-    __slots__ = ("__weakref__", "_node", "_requires_grad", "data", "grad", "name")
+    __slots__ = ("__weakref__", "_grad_buffer", "_node", "_requires_grad", "data", "grad", "name")
     # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__) instead of broadcasting
     # over a Tensor as if it were an object.
     __array_priority__ = 1000
@@ -34,6 +34,8 @@ class Tensor:
         self._node = None
         self._requires_grad = False
         self.name = name
+        # An array backward writes this leaf's gradient into when .grad is None (an optimizer's flat buffer).
+        self._grad_buffer = None
         self.requires_grad = requires_grad
 
     @classmethod
@@ -355,6 +357,7 @@ def _make(data: np.ndarray, requires_grad: bool, node) -> Tensor:
     tensor._node = node
     tensor._requires_grad = requires_grad
     tensor.name = None
+    tensor._grad_buffer = None
     return tensor
 
 

@@ -36,6 +36,22 @@ class Op:
             return grad
         return grad * factor
 
+    def _grad_buffer_for(self, index: int):
+        """An array to write input `index`'s gradient into directly, or None.
+
+        That is the preallocated gradient buffer (an optimizer's flat buffer) of a leaf input that has no
+        gradient yet and appears once among the inputs: returning it saves a fresh array, which for a weight
+        matrix means a page fault per 4 KB. The engine recognizes it and does not copy it again.
+        """
+        tensor = self.inputs[index]
+        buffer = tensor._grad_buffer
+        if buffer is None or tensor.grad is not None or tensor._node is not None:
+            return None
+        for i, other in enumerate(self.inputs):
+            if other is tensor and i != index:
+                return None
+        return buffer
+
     def release(self) -> None:
         """Drop the saved arrays and the links to the inputs, so the graph's memory can be freed."""
         self.saved = None

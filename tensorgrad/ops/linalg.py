@@ -77,6 +77,9 @@ class Linear(Op):
         ):  # fold batch axes (or lift a single row) so the weight's gradient is one matrix product
             x = x.reshape(-1, x.shape[-1])
             grad = grad.reshape(-1, grad.shape[-1])
-        grad_w = grad.T @ x if needs[1] else None
+        grad_w = None
+        if needs[1]:
+            buffer = self._grad_buffer_for(1)
+            grad_w = grad.T @ x if buffer is None else np.matmul(grad.T, x, out=buffer)
         grad_b = np.add.reduce(grad, axis=0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b

@@ -76,7 +76,13 @@ class L2Penalty(Op):
 
     def backward(self, grad):
         scale = self.lam * grad
-        return tuple(w * scale if need else None for w, need in zip(self.saved, self.needs_grad))
+        grads = []
+        for index, (w, need) in enumerate(zip(self.saved, self.needs_grad)):
+            buffer = self._grad_buffer_for(index) if need else None
+            grads.append(
+                None if not need else w * scale if buffer is None else np.multiply(w, scale, out=buffer)
+            )
+        return tuple(grads)
 
     def describe(self):
         return f"l2_penalty(lam={self.lam:g})"

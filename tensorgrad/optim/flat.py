@@ -11,7 +11,8 @@ class FlatParameters:
     """Moves the parameters' data into one contiguous array and keeps `param.data` as views into it.
 
     An update applied to `self.data` then updates every parameter at once. Gradients live in `self.grad`
-    the same way (see `zero_grads`). If someone rebinds a parameter's `.data` to a new array, the next `sync()`
+    the same way: each parameter's `_grad_buffer` is its view, which backward fills when `.grad` is None,
+    so a step allocates no gradient arrays and `step` reads them without a copy. If someone rebinds a parameter's `.data` to a new array, the next `sync()`
     copies it in and points the parameter at its view again, so the buffer never goes stale.
     """
 
@@ -33,6 +34,9 @@ class FlatParameters:
             self.views.append(view)
             self.grad_views.append(self.grad[start:stop].reshape(view.shape))
         self.grad_tensors = [Tensor._wrap(grad_view) for grad_view in self.grad_views]
+        for param, grad_view in zip(params, self.grad_views):
+            # backward writes a parameter's first gradient of a step straight into its view (see autograd)
+            param._grad_buffer = grad_view
 
     def slices(self):
         """(parameter index, slice of the flat buffers) for each parameter."""
@@ -53,11 +57,7 @@ class FlatParameters:
                 param.data = view
 
     def zero_grads(self) -> None:
-        """Zero the flat gradient in one fill and point every `param.grad` at its view of it.
-
-        Backward then accumulates into these views in place, so a step needs no copy of the gradients and
-        no fresh gradient arrays (whose allocation, page by page, costs more than the arithmetic).
-        """
+        """Zero the flat gradient in one fill and point every `param.grad` at its view of it."""
         self.grad.fill(0)
         for param, grad_tensor in zip(self.params, self.grad_tensors):
             if param.grad is not grad_tensor:

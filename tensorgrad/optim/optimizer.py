@@ -38,12 +38,11 @@ class Optimizer:
         self.state = {name: np.zeros_like(self.flat.data) for name in self.state_names}
         self._scratch = np.empty_like(self.flat.data)
 
-    def zero_grad(self, set_to_none: bool = False) -> None:
-        """Zero the gradients, which live in one flat buffer: `param.grad` become views of it, filled with 0.
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients: to None (PyTorch's default), or to zeros with `set_to_none=False`.
 
-        Unlike PyTorch (whose default is `set_to_none=True`), the gradients are kept: backward accumulates
-        into them in place and `step` reads them where they are, with no allocation or copy per step.
-        `set_to_none=True` sets them to None instead (then a parameter that gets no gradient is not updated).
+        Either way backward then writes them into this optimizer's flat gradient buffer, so `.grad` arrays
+        are reused from step to step: copy one if you need to keep it past the next backward.
         """
         if set_to_none:
             for p in self.params:

@@ -200,25 +200,54 @@ def test_optimizer_argument_errors():
         optim.SGD([p, tg.tensor(np.zeros(2, np.float32), requires_grad=True)], lr=0.1)
 
 
-def test_zero_grad_zeroes_gradients_in_the_flat_buffer_or_sets_none():
+def test_zero_grad_sets_none_or_zeroes_the_flat_buffer():
     params, grads = make_problem()
     opt = optim.SGD(params, lr=0.1)
     for p, g in zip(params, grads[0]):
         p.grad = tg.tensor(g)
-    opt.zero_grad()
+    opt.zero_grad(set_to_none=False)
     assert all(np.all(p.grad.data == 0) for p in params)
     assert all(np.shares_memory(p.grad.data, opt.flat.grad) for p in params)
-    opt.zero_grad(set_to_none=True)
+    opt.zero_grad()
     assert all(p.grad is None for p in params)
 
 
-def test_backward_accumulates_into_the_flat_gradient_and_step_reads_it_there():
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_backward_writes_into_the_flat_gradient_and_step_reads_it_there(set_to_none):
     w = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
-    opt = optim.SGD([w], lr=0.5)
+    opt = optim.SGD([w], lr=0.25)
     for _ in range(2):
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=set_to_none)
         (w * w).sum().backward()
+        (w * 1.0).sum().backward()  # a second contribution accumulates in place
         assert np.shares_memory(w.grad.data, opt.flat.grad)
-        np.testing.assert_allclose(w.grad.data, 2 * w.data)
+        np.testing.assert_allclose(w.grad.data, 2 * w.data + 1)
+        before = w.data.copy()
         opt.step()
-    np.testing.assert_allclose(w.data, [0.0, 0.0])  # w - 0.5 * 2w = 0 after the first step
+        np.testing.assert_allclose(w.data, before - 0.25 * (2 * before + 1))
+
+
+def test_gradients_written_straight_into_the_flat_buffer_equal_the_ordinary_ones():
+    """Linear and l2_penalty write a first gradient into the optimizer's buffer; the values must not change."""
+    from models import MLP
+
+    x = np.random.default_rng(0).random((16, 784), dtype=np.float32)
+    y = np.arange(16) % 10
+    plain, buffered = MLP(rng=1, keep_prob=1.0), MLP(rng=1, keep_prob=1.0)
+    opt = optim.Adam(buffered.parameters())
+    plain.loss(x, y, l2=0.5).backward()
+    for _ in range(2):  # the second round reuses the buffer
+        opt.zero_grad()
+        buffered.loss(x, y, l2=0.5).backward()
+        for (name, p), q in zip(plain.named_parameters(), buffered.parameters()):
+            assert np.shares_memory(q.grad.data, opt.flat.grad), name
+            np.testing.assert_allclose(q.grad.data, p.grad.data, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_a_weight_penalized_twice_gets_both_gradients_with_a_buffer():
+    import tensorgrad.functional as F
+
+    w = tg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    optim.SGD([w], lr=0.1).zero_grad()
+    F.l2_penalty([w, w], 0.5).backward()
+    np.testing.assert_allclose(w.grad.data, 2 * 0.5 * w.data)
