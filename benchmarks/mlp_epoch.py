@@ -6,8 +6,8 @@
 The network is 784-196-64-10 (ReLU, dropout keep 0.9, softmax cross-entropy + L2, Adam, float32) on the
 60,000 Fashion-MNIST training images (or synthetic data of the same shape with --data synthetic). All
 implementations start from the same weights and see the same batches in the same order. Their epochs
-alternate (A, B, C, A, B, C, ...) so that machine drift hits each alike; each ratio is the median of
-the epoch-by-epoch ratios. PyTorch is optional: it is used when importable.
+take turns every tenth of an epoch (A, B, C, A, B, C, ...) so that machine drift hits each alike; each
+ratio is the median of the epoch-by-epoch ratios. PyTorch is optional: it is used when importable.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def make_runners(initial_state, seed, with_torch: bool):
     return runners
 
 
-def benchmark(batch_sizes, epochs, data, with_torch, seed=0, log=print) -> dict:
+def benchmark(batch_sizes, epochs, data, with_torch, seed=0, chunks=10, log=print) -> dict:
     x, y = load_training_data(data)
     initial_state = MLP(SIZES, rng=seed).state_dict()
     results = {}
@@ -170,13 +170,22 @@ def benchmark(batch_sizes, epochs, data, with_torch, seed=0, log=print) -> dict:
         runners = make_runners(initial_state, seed, with_torch)
         times = {r.name: [] for r in runners}
         order_rng = np.random.default_rng(seed)
-        run_epoch_all = [(r, 1) for r in runners]  # one untimed warm-up epoch each at this batch size
-        for runner, _ in run_epoch_all:
+        for runner in runners:  # untimed warm-up steps at this batch size
             run_epoch(runner, x, y, np.arange(len(x))[: 20 * batch_size], batch_size)
         for epoch in range(epochs):
             order = order_rng.permutation(len(x))
-            for runner in runners:
-                times[runner.name].append(run_epoch(runner, x, y, order, batch_size))
+            # Each epoch is run in `chunks` slices, the implementations taking turns slice by slice: a noisy
+            # neighbour then slows all of them alike, which whole epochs in turn would not ensure.
+            steps = -(-len(order) // batch_size)
+            bounds = [round(steps * k / chunks) * batch_size for k in range(chunks + 1)]
+            elapsed = dict.fromkeys(times, 0.0)
+            for k, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+                # Rotate who goes first: an implementation's threads may still spin after its turn (OpenMP,
+                # OpenBLAS) and slow whoever follows, so each should follow each other equally often.
+                for runner in runners[k % len(runners) :] + runners[: k % len(runners)]:
+                    elapsed[runner.name] += run_epoch(runner, x, y, order[start:stop], batch_size)
+            for name, seconds in elapsed.items():
+                times[name].append(seconds)
             log(
                 f"batch {batch_size} epoch {epoch + 1}: "
                 + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items())
@@ -221,7 +230,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
     parser.add_argument(
-        "--epochs", type=int, default=3, help="timed epochs per implementation and batch size"
+        "--epochs", type=int, default=5, help="timed epochs per implementation and batch size"
+    )
+    parser.add_argument(
+        "--chunks", type=int, default=10, help="slices of an epoch in which the implementations take turns"
     )
     parser.add_argument("--data", choices=("fashion-mnist", "synthetic"), default="fashion-mnist")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
@@ -239,7 +251,7 @@ def main(argv=None) -> int:
             with_torch = False
         else:
             torch.set_num_threads(2)
-    results = benchmark(args.batch_sizes, args.epochs, args.data, with_torch)
+    results = benchmark(args.batch_sizes, args.epochs, args.data, with_torch, chunks=args.chunks)
     print_table(results)
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the whole process: {peak_rss_mib:.0f} MiB")
