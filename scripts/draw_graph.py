@@ -7,15 +7,14 @@ python scripts/draw_graph.py --out graph.png --rankdir LR --grad-norm
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import tensorgrad as tg
 from models import MLP
+from tensorgrad.files import write_bytes_atomically
 from tensorgrad.viz import draw_graph
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -35,19 +34,6 @@ def mlp_training_step_graph(batch_size: int = 32, l2: float = 1e-4, seed: int = 
     return loss, dict(model.named_parameters())
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same directory, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("graph.svg"), help="output file; format from suffix")
@@ -64,7 +50,8 @@ def main(argv=None) -> int:
     loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
     graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
     data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
-    write_atomically(args.out, data)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomically(args.out, data)
     print(args.out)
     return 0
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_writer
+from ..files import atomic_writer
 
 FORMAT = "tensorgrad-checkpoint"
 FORMAT_VERSION = 1

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .files import write_bytes_atomically
+from ..files import write_bytes_atomically
 
 
 def plot_curves(history: list[dict], best_epoch: int | None, path: str | os.PathLike[str]) -> None:

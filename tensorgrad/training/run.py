@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data import FASHION_MNIST_CLASSES, DataLoader, load_fashion_mnist, to_float32, train_val_split
+from ..files import write_bytes_atomically, write_json_atomically
 from . import checkpoint as ckpt
 from .builders import build_model, build_optimizer, seed_generators
 from .config import NUM_CLASSES, TrainConfig
-from .files import write_bytes_atomically, write_json_atomically
 from .loop import EarlyStopping, NonFiniteLossError, TrainState, evaluate, fit
 from .metrics import confusion_matrix, per_class_accuracy
 from .plots import plot_confusion, plot_curves, save_training_graph
