@@ -5,9 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Op
-from .softmax import log_sum_exp
 
 REDUCTIONS = ("mean", "sum", "none")
+
+_row_cache: dict = {}
+
+
+def _rows(n: int) -> np.ndarray:
+    """arange(n), made once per batch size: picking each row's target class needs it twice a step."""
+    rows = _row_cache.get(n)
+    if rows is None:
+        rows = _row_cache[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
 
 
 class CrossEntropy(Op):
@@ -23,35 +33,43 @@ class CrossEntropy(Op):
         self.reduction = reduction
 
     def forward(self, logits, target):
-        n = logits.shape[0]
-        lse, shifted = log_sum_exp(logits, 1)
+        n, classes = logits.shape
+        shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        sum_exp = np.add.reduce(exp, axis=1, keepdims=True)
+        lse = np.log(sum_exp)
+        self.saved = (shifted, exp, sum_exp, lse, target)
         if target.dtype.kind in "iu":
-            losses = lse[:, 0] - shifted[np.arange(n), target]
+            try:
+                picked = shifted[_rows(n), target]
+            except IndexError:
+                raise ValueError(f"class indices must lie in [0, {classes}), got {target.max()}") from None
+            if self.reduction == "none":
+                return lse[:, 0] - picked
+            total = np.add.reduce(lse, axis=None) - np.add.reduce(picked)
         else:
-            losses = (target * (lse - shifted)).sum(axis=1)
-        self.saved = (shifted, lse, target)
-        if self.reduction == "none":
-            return losses
-        total = np.add.reduce(losses)
+            losses = np.add.reduce(target * (lse - shifted), axis=1)
+            if self.reduction == "none":
+                return losses
+            total = np.add.reduce(losses)
         return np.asarray(total / n if self.reduction == "mean" else total, dtype=logits.dtype)
 
     def backward(self, grad):
-        shifted, lse, target = self.saved
+        shifted, exp, sum_exp, lse, target = self.saved
         n = shifted.shape[0]
-        log_probs = shifted - lse
         if self.reduction == "none":
             scale = grad[:, None]
         elif self.reduction == "mean":
-            scale = grad / n
+            scale = float(grad) / n  # a Python float keeps float32 gradients float32
         else:
-            scale = grad
-        grad_target = -log_probs * scale if self.needs_grad[1] else None
-        probs = np.exp(log_probs, out=log_probs)  # log_probs is ours and no longer needed
+            scale = float(grad)
+        grad_target = -(shifted - lse) * scale if self.needs_grad[1] else None
+        probs = exp / sum_exp
         if target.dtype.kind in "iu":
-            probs[np.arange(n), target] -= 1
+            probs[_rows(n), target] -= 1
         else:
             # d/dz of -sum_j t_j log softmax_j = softmax * sum_j t_j - t (= softmax - t for probabilities)
-            probs *= target.sum(axis=1, keepdims=True)
+            probs *= np.add.reduce(target, axis=1, keepdims=True)
             probs -= target
         probs *= scale
         return probs, grad_target
