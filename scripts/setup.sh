@@ -10,7 +10,8 @@ missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
-python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+# Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
