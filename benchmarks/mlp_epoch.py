@@ -89,14 +89,15 @@ class TorchRunner:
         return loss
 
 
-def load_training_data(kind: str):
+def load_training_data(kind: str, examples: int = 60000):
+    """The training images (float32 in [0, 1]) and labels: Fashion-MNIST's, or random ones of that shape."""
     if kind == "synthetic":
         rng = np.random.default_rng(0)
-        return rng.random((60000, 784), dtype=np.float32), rng.integers(0, 10, 60000)
+        return rng.random((examples, 784), dtype=np.float32), rng.integers(0, 10, examples)
     from tensorgrad.data import load_fashion_mnist, to_float32
 
     data = load_fashion_mnist(download=False)
-    return to_float32(data.train_images), data.train_labels
+    return to_float32(data.train_images[:examples]), data.train_labels[:examples]
 
 
 def run_epoch(runner, x, y, order, batch_size) -> float:
@@ -162,8 +163,8 @@ def make_runners(initial_state, seed, with_torch: bool):
     return runners
 
 
-def benchmark(batch_sizes, epochs, data, with_torch, seed=0, chunks=1, log=print) -> dict:
-    x, y = load_training_data(data)
+def benchmark(batch_sizes, epochs, data, with_torch, seed=0, chunks=1, examples=60000, log=print) -> dict:
+    x, y = load_training_data(data, examples)
     initial_state = MLP(SIZES, rng=seed).state_dict()
     results = {}
     for batch_size in batch_sizes:
@@ -240,6 +241,9 @@ def main(argv=None) -> int:
         "but add a cache warm-up at every turn, which a real training run does not have)",
     )
     parser.add_argument("--data", choices=("fashion-mnist", "synthetic"), default="fashion-mnist")
+    parser.add_argument(
+        "--examples", type=int, default=60000, help="training examples an epoch (quick checks)"
+    )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -255,7 +259,9 @@ def main(argv=None) -> int:
             with_torch = False
         else:
             torch.set_num_threads(2)
-    results = benchmark(args.batch_sizes, args.epochs, args.data, with_torch, chunks=args.chunks)
+    results = benchmark(
+        args.batch_sizes, args.epochs, args.data, with_torch, chunks=args.chunks, examples=args.examples
+    )
     print_table(results)
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the whole process: {peak_rss_mib:.0f} MiB")

@@ -1,0 +1,44 @@
+"""The benchmarks run end to end (on a little data) and write the JSON they promise; no timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+
+def test_mlp_epoch_benchmark_reports_ratios_for_each_batch_size(tmp_path):
+    out = tmp_path / "mlp.json"
+    args = ["--batch-sizes", "64", "256", "--epochs", "2", "--examples", "2048", "--data", "synthetic"]
+    result = run("mlp_epoch.py", *args, "--no-torch", "--json", str(out))
+    assert "tg/numpy" in result.stdout
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"64", "256"}
+    for entry in report["results"].values():
+        assert len(entry["epoch_seconds"]["tensorgrad"]) == len(entry["epoch_seconds"]["numpy"]) == 2
+        assert entry["tensorgrad_over_numpy"] > 0
+        assert entry["fraction_of_matmul_peak"]["tensorgrad"] > 0
+        assert entry["traced_peak_mib"]["tensorgrad"] > 0
+
+
+def test_op_overhead_benchmark_reports_microseconds_per_op(tmp_path):
+    out = tmp_path / "overhead.json"
+    result = run("op_overhead.py", "--length", "200", "--repeats", "1", "--json", str(out))
+    assert "forward + backward" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["ops"] == 200
+    assert report["microseconds_per_op"]["forward (recorded)"] > 0
