@@ -11,9 +11,14 @@ from .optimizer import Optimizer
 
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 
-    state_names = ("exp_avg", "exp_avg_sq")
+    The moments are kept as decayed sums, m / (1 - b1) and v / (1 - b2) (state names `decayed_grad_sum`
+    and `decayed_grad_sq_sum`): each then updates as `s = b s + g` and the constants fold into the step,
+    which saves three passes over all parameters per step. Mathematically the same update as PyTorch's.
+    """
+
+    state_names = ("decayed_grad_sum", "decayed_grad_sq_sum")
     hyperparameter_names = ("lr", "betas", "eps", "weight_decay")
 
     def __init__(
@@ -29,19 +34,20 @@ class Adam(Optimizer):
     def _update(self, part, step):
         beta1, beta2 = self.betas
         param, grad, scratch = self.flat.data[part], self.flat.grad[part], self._scratch[part]
-        exp_avg, exp_avg_sq = self.state["exp_avg"][part], self.state["exp_avg_sq"][part]
+        grad_sum, grad_sq_sum = self.state["decayed_grad_sum"][part], self.state["decayed_grad_sq_sum"][part]
         if self.weight_decay:
             grad = grad + self.weight_decay * param
-        # In place with one scratch buffer: a step over all parameters is ~12 passes and no allocation.
-        exp_avg *= beta1
-        exp_avg += np.multiply(grad, 1 - beta1, out=scratch)
-        exp_avg_sq *= beta2
-        np.multiply(grad, grad, out=scratch)
-        scratch *= 1 - beta2
-        exp_avg_sq += scratch
-        denom = np.sqrt(exp_avg_sq, out=scratch)
-        denom *= 1 / math.sqrt(1 - beta2**step)
-        denom += self.eps
-        update = np.divide(exp_avg, denom, out=scratch)
-        update *= self.lr / (1 - beta1**step)
+        # In place with one scratch buffer: ten passes over the parameters, no allocation.
+        grad_sum *= beta1
+        grad_sum += grad
+        grad_sq_sum *= beta2
+        grad_sq_sum += np.multiply(grad, grad, out=scratch)
+        # With m = (1 - b1) S and v = (1 - b2) Q, PyTorch's step is
+        #   lr (1 - b1) / (1 - b1^t) * S / (r sqrt(Q) + eps),  r = sqrt((1 - b2) / (1 - b2^t))
+        # = [lr (1 - b1) / ((1 - b1^t) r)] * S / (sqrt(Q) + eps / r)
+        r = math.sqrt((1 - beta2) / (1 - beta2**step))
+        denom = np.sqrt(grad_sq_sum, out=scratch)
+        denom += self.eps / r
+        update = np.divide(grad_sum, denom, out=scratch)
+        update *= self.lr * (1 - beta1) / ((1 - beta1**step) * r)
         param -= update

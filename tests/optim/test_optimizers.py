@@ -179,8 +179,8 @@ def test_load_state_dict_rejects_state_for_other_parameters():
     with pytest.raises(ValueError, match="parameters"):
         opt.load_state_dict(other.state_dict())
     state = opt.state_dict()
-    del state["exp_avg"]
-    with pytest.raises(KeyError, match="exp_avg"):
+    del state["decayed_grad_sum"]
+    with pytest.raises(KeyError, match="decayed_grad_sum"):
         opt.load_state_dict(state)
 
 
