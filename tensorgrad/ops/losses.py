@@ -15,6 +15,8 @@ def _rows(n: int) -> np.ndarray:
     """arange(n), made once per batch size: picking each row's target class needs it twice a step."""
     rows = _row_cache.get(n)
     if rows is None:
+        if len(_row_cache) >= 16:  # many batch sizes (e.g. variable-length batches): keep the cache small
+            _row_cache.clear()
         rows = _row_cache[n] = np.arange(n)
         rows.flags.writeable = False
     return rows
