@@ -18,12 +18,12 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
     Each node runs once, after every node that consumes its output has sent its gradient (Kahn's algorithm on
     consumer counts), so a tensor used many times gets the sum of its gradients before passing it on.
     """
-    from .tensor import Tensor
+    from .tensor import _make  # here: tensor.py imports this module
 
     shared = {id(grad)} if grad_is_shared else set()
     node = root._node
     if node is None:  # backward() on a leaf
-        _accumulate_into_leaf(root, grad, shared, Tensor)
+        _accumulate_into_leaf(root, grad, shared, _make)
         return
 
     consumers = _count_consumers(node)
@@ -54,7 +54,7 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
                 input_grad = input_grad.astype(data.dtype)
             child = tensor._node
             if child is None:
-                _accumulate_into_leaf(tensor, input_grad, shared, Tensor)
+                _accumulate_into_leaf(tensor, input_grad, shared, _make)
                 continue
             previous = grads.get(child)
             grads[child] = input_grad if previous is None else previous + input_grad
@@ -86,29 +86,28 @@ def _count_consumers(root_node) -> dict:
     return consumers
 
 
-def _accumulate_into_leaf(leaf, grad, shared: set, tensor_cls) -> None:
+def _accumulate_into_leaf(leaf, grad, shared: set, make_tensor) -> None:
     """Add `grad` to `leaf.grad`, in place when it already holds an array of its own."""
     current = leaf.grad
     if current is None:
         buffer = leaf._grad_buffer
-        if grad is buffer:  # the op wrote it there already (Op._grad_buffer_for)
-            leaf.grad = tensor_cls._wrap(buffer)
-            return
         if buffer is not None and buffer.shape == grad.shape:
             # A copy into memory already paged in beats keeping a fresh array: a new gradient array the size
-            # of a weight matrix costs a page fault per 4 KB, every step.
-            np.copyto(buffer, grad)
-            leaf.grad = tensor_cls._wrap(buffer)
+            # of a weight matrix costs a page fault per 4 KB, every step. (An op may have written it there
+            # already: Op._grad_buffer_for.)
+            if grad is not buffer:
+                np.copyto(buffer, grad)
+            leaf.grad = make_tensor(buffer)
             return
         # A leaf's .grad is its own, writable array (optimizers and clip_grad_norm_ update it in place),
         # so anything that may be seen elsewhere - a view, the incoming gradient itself - is copied.
         if grad.base is not None or id(grad) in shared or not grad.flags.writeable:
             grad = np.array(grad)
         shared.add(id(grad))
-        leaf.grad = tensor_cls._wrap(grad)
+        leaf.grad = make_tensor(grad)
         return
     held = current.data
     if held.shape == grad.shape and held.dtype == grad.dtype and held.flags.writeable:
         held += grad
     else:
-        leaf.grad = tensor_cls._wrap(held + grad)
+        leaf.grad = make_tensor(held + grad)

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import ops
 from .random import as_generator
-from .tensor import Tensor, apply
+from .tensor import Tensor, _make, apply
 
 
 def _check_tensor(x, function: str) -> Tensor:
@@ -69,7 +69,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
         raise ValueError(f"cross_entropy: reduction must be one of {ops.REDUCTIONS}, not {reduction!r}")
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must have shape (N, C), got {logits.shape}")
-    target = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target))
+    target = target if isinstance(target, Tensor) else _make(np.asarray(target))
     n, classes = logits.shape
     kind = target.dtype.kind
     if kind in "iu":
@@ -109,7 +109,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
     if not training or p == 0.0:
         return x
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    mask = Tensor._wrap(dropout_mask(x.shape, p, rng, dtype))
+    mask = _make(dropout_mask(x.shape, p, rng, dtype))
     mask.name = f"dropout mask (p={p:g})"
     return apply(ops.Mul(), x, mask)
 

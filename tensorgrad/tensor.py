@@ -38,11 +38,6 @@ class Tensor:
         self._grad_buffer = None
         self.requires_grad = requires_grad
 
-    @classmethod
-    def _wrap(cls, data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
-        """A tensor around `data` as it is, with no checks and no copy."""
-        return _make(data, requires_grad, node)
-
     # ----- attributes users know from PyTorch and NumPy
     @property
     def requires_grad(self) -> bool:
@@ -126,7 +121,7 @@ class Tensor:
     # ----- leaving the graph
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (shares memory, like PyTorch)."""
-        return Tensor._wrap(self.data)
+        return _make(self.data)
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shares memory). Refuses tensors that require grad, as PyTorch does."""
@@ -217,22 +212,22 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __eq__(self, other):
-        return Tensor._wrap(np.asarray(self.data == _raw(other)))
+        return _make(np.asarray(self.data == _raw(other)))
 
     def __ne__(self, other):
-        return Tensor._wrap(np.asarray(self.data != _raw(other)))
+        return _make(np.asarray(self.data != _raw(other)))
 
     def __lt__(self, other):
-        return Tensor._wrap(np.asarray(self.data < _raw(other)))
+        return _make(np.asarray(self.data < _raw(other)))
 
     def __le__(self, other):
-        return Tensor._wrap(np.asarray(self.data <= _raw(other)))
+        return _make(np.asarray(self.data <= _raw(other)))
 
     def __gt__(self, other):
-        return Tensor._wrap(np.asarray(self.data > _raw(other)))
+        return _make(np.asarray(self.data > _raw(other)))
 
     def __ge__(self, other):
-        return Tensor._wrap(np.asarray(self.data >= _raw(other)))
+        return _make(np.asarray(self.data >= _raw(other)))
 
     # ----- reductions
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
@@ -253,7 +248,7 @@ class Tensor:
 
     def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
         """Indices of the maxima (int64, no gradient)."""
-        return Tensor._wrap(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
+        return _make(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
 
     # ----- shape
     def reshape(self, *shape) -> Tensor:
@@ -346,10 +341,10 @@ def apply(op: ops.Op, *inputs: Tensor) -> Tensor:
                 op.inputs = inputs
                 op.needs_grad = tuple([t._requires_grad for t in inputs])
                 return _make(out, True, op)
-    return _make(out, False, None)
+    return _make(out)
 
 
-def _make(data: np.ndarray, requires_grad: bool, node) -> Tensor:
+def _make(data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
     """A tensor around `data` as it is: the engine's fast path, with no checks and no copy."""
     tensor = _new(Tensor)
     tensor.data = data

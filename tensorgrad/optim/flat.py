@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import _make
 
 
 class FlatParameters:
@@ -12,8 +12,9 @@ class FlatParameters:
 
     An update applied to `self.data` then updates every parameter at once. Gradients live in `self.grad`
     the same way: each parameter's `_grad_buffer` is its view, which backward fills when `.grad` is None,
-    so a step allocates no gradient arrays and `step` reads them without a copy. If someone rebinds a parameter's `.data` to a new array, the next `sync()`
-    copies it in and points the parameter at its view again, so the buffer never goes stale.
+    so a step allocates no gradient arrays and `step` reads them without a copy. If someone rebinds a
+    parameter's `.data` to a new array, the next `sync()` copies it in and points the parameter at its view
+    again, so the buffer never goes stale.
     """
 
     def __init__(self, params: list):
@@ -33,7 +34,7 @@ class FlatParameters:
             param.data = view
             self.views.append(view)
             self.grad_views.append(self.grad[start:stop].reshape(view.shape))
-        self.grad_tensors = [Tensor._wrap(grad_view) for grad_view in self.grad_views]
+        self.grad_tensors = [_make(grad_view) for grad_view in self.grad_views]
         for param, grad_view in zip(params, self.grad_views):
             # backward writes a parameter's first gradient of a step straight into its view (see autograd)
             param._grad_buffer = grad_view
