@@ -1,9 +1,12 @@
-"""The backward pass: walk the graph from a root in reverse topological order, without recursion."""
+"""The backward pass: walk the graph from a root in reverse order of recording, without recursion."""
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 import numpy as np
 
+from . import tensor as _tensor  # a cycle (tensor.py imports this module): only read at call time
 from .ops.base import sum_to
 
 RELEASED_GRAPH_MESSAGE = (
@@ -15,29 +18,31 @@ RELEASED_GRAPH_MESSAGE = (
 def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: bool) -> None:
     """Accumulate d(root)/d(leaf), seeded with `grad`, into the `.grad` of every leaf that requires grad.
 
-    Each node runs once, after every node that consumes its output has sent its gradient (Kahn's algorithm on
-    consumer counts), so a tensor used many times gets the sum of its gradients before passing it on.
+    Nodes run from the most recently recorded down (as PyTorch orders them): a node's output was made after
+    its inputs, so everything that consumes it was recorded later and has run - and sent its gradient - by
+    the time it runs. So a tensor used many times gets the sum of its gradients before passing it on, and
+    no pass over the graph is needed beforehand to count the uses.
     """
-    from .tensor import _make  # here: tensor.py imports this module
-
+    make_tensor = _tensor._make
     shared = {id(grad)} if grad_is_shared else set()
     node = root._node
     if node is None:  # backward() on a leaf
-        _accumulate_into_leaf(root, grad, shared, _make)
+        _accumulate_into_leaf(root, grad, shared, make_tensor)
         return
+    if node.inputs is None:
+        raise RuntimeError(RELEASED_GRAPH_MESSAGE)
 
-    consumers = _count_consumers(node)
     grads = {node: grad}
-    ready = [node]
-    while ready:
-        node = ready.pop()
+    pending = [(-node.sequence_nr, node)]  # a heap: the latest recorded node first
+    while pending:
+        node = heappop(pending)[1]
         grad = grads.pop(node)
         # An op may overwrite `grad` only if nothing else can see it: a fresh array (not a view) that no other
         # node or leaf holds. It stays owned where the op hands it on, unless it goes to two inputs.
         owned = grad.base is None and id(grad) not in shared
         node.grad_owned = owned
         input_grads = node.backward(grad)
-        if owned:
+        if owned and len(input_grads) > 1:
             handed_on = 0
             for input_grad in input_grads:
                 if input_grad is grad:
@@ -54,36 +59,22 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
                 input_grad = input_grad.astype(data.dtype)
             child = tensor._node
             if child is None:
-                _accumulate_into_leaf(tensor, input_grad, shared, _make)
+                if input_grad is tensor._grad_buffer and tensor.grad is None:
+                    tensor.grad = make_tensor(input_grad)  # the op wrote it there: Op._grad_buffer_for
+                else:
+                    _accumulate_into_leaf(tensor, input_grad, shared, make_tensor)
                 continue
             previous = grads.get(child)
-            grads[child] = input_grad if previous is None else previous + input_grad
-            waiting = consumers[child] - 1
-            consumers[child] = waiting
-            if not waiting:
-                ready.append(child)
-        if not retain_graph:
-            node.release()
-
-
-def _count_consumers(root_node) -> dict:
-    """For each node reachable from `root_node`: how many recorded uses of its output lie on the way."""
-    consumers = {root_node: 0}
-    stack = [root_node]
-    while stack:
-        node = stack.pop()
-        if node.inputs is None:
-            raise RuntimeError(RELEASED_GRAPH_MESSAGE)
-        for tensor in node.inputs:
-            child = tensor._node
-            if child is None:
+            if previous is not None:
+                grads[child] = previous + input_grad
                 continue
-            if child in consumers:
-                consumers[child] += 1
-            else:
-                consumers[child] = 1
-                stack.append(child)
-    return consumers
+            if child.inputs is None:
+                raise RuntimeError(RELEASED_GRAPH_MESSAGE)
+            grads[child] = input_grad
+            heappush(pending, (-child.sequence_nr, child))
+        if not retain_graph:  # drop the saved arrays and the links to the inputs, so memory can be freed
+            node.saved = None
+            node.inputs = None
 
 
 def _accumulate_into_leaf(leaf, grad, shared: set, make_tensor) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Tensor
+from ..tensor import Tensor, _make
 from .init import he_normal
 from .module import Module
 from .parameter import Parameter
@@ -13,7 +13,11 @@ from .parameter import Parameter
 
 def _as_tensor(x) -> Tensor:
     """Layers accept ndarrays too (a data loader's batches), as constants."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+    if isinstance(x, Tensor):
+        return x
+    if x.__class__ is np.ndarray and x.dtype.kind in "biufc":
+        return _make(x)  # what Tensor(x) makes of a numeric ndarray, without re-checking it every batch
+    return Tensor(x)
 
 
 class Linear(Module):

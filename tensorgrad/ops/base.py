@@ -18,7 +18,7 @@ class Op:
     only when the engine says it owns it (`self.grad_owned`): `_times` does that for the common case.
     """
 
-    __slots__ = ("grad_owned", "inputs", "needs_grad", "saved")
+    __slots__ = ("grad_owned", "inputs", "needs_grad", "saved", "sequence_nr")
 
     #: the name shown in the graph drawing and in error messages
     name = "op"
@@ -52,13 +52,9 @@ class Op:
                 return None
         return buffer
 
-    def release(self) -> None:
-        """Drop the saved arrays and the links to the inputs, so the graph's memory can be freed."""
-        self.saved = None
-        self.inputs = None
-
     @property
     def released(self) -> bool:
+        """True once backward() dropped the saved arrays and the links to the inputs (no retain_graph)."""
         return self.inputs is None
 
     def describe(self) -> str:
