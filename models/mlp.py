@@ -45,7 +45,7 @@ class MLP(nn.Sequential):
 
     def weights(self) -> list:
         """The weight matrices (what the L2 penalty applies to; biases are not penalized)."""
-        return [layer.weight for layer in self if isinstance(layer, nn.Linear)]
+        return [layer.weight for layer in self._modules.values() if isinstance(layer, nn.Linear)]
 
     def loss(self, x, y, l2: float = 0.0) -> Tensor:
         """Mean softmax cross-entropy over the batch + the paper's L2 term lam / (2 m) * sum ||W||^2."""

@@ -53,8 +53,9 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias in one node. x (..., in_features), weight (out_features, in_features), bias (out,)."""
     _check_tensor(x, "linear")
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    return apply(ops.Linear(), *inputs)
+    if bias is None:
+        return apply(ops.Linear(), x, weight)
+    return apply(ops.Linear(), x, weight, bias)
 
 
 def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
@@ -67,22 +68,24 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     _check_tensor(logits, "cross_entropy")
     if reduction not in ops.REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {ops.REDUCTIONS}, not {reduction!r}")
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {logits.shape}")
+    shape = logits.data.shape
+    if len(shape) != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {shape}")
     target = target if isinstance(target, Tensor) else _make(np.asarray(target))
-    n, classes = logits.shape
-    kind = target.dtype.kind
+    n, classes = shape
+    values = target.data
+    kind = values.dtype.kind
     if kind in "iu":
-        if target.shape != (n,):
+        if values.shape != (n,):
             raise ValueError(
-                f"cross_entropy: class-index target must have shape ({n},) for logits {logits.shape}, "
-                f"got {target.shape}"
+                f"cross_entropy: class-index target must have shape ({n},) for logits {shape}, "
+                f"got {values.shape}"
             )
         # Negative indices would silently pick from the end; the op reports those >= classes itself.
-        if n and np.minimum.reduce(target.data) < 0:
+        if kind == "i" and n and np.minimum.reduce(values) < 0:
             raise ValueError(
                 f"cross_entropy: class indices must lie in [0, {classes}), got values from "
-                f"{target.data.min()} to {target.data.max()}"
+                f"{values.min()} to {values.max()}"
             )
     elif kind == "f":
         if target.shape != logits.shape:

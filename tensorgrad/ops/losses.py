@@ -91,7 +91,9 @@ class L2Penalty(Op):
 
     def forward(self, *weights):
         self.saved = weights
-        total = sum(float(np.vdot(w, w)) for w in weights)
+        total = 0.0
+        for w in weights:
+            total += float(np.vdot(w, w))
         return np.asarray(0.5 * self.lam * total, dtype=np.result_type(*weights))
 
     def backward(self, grad):
