@@ -81,5 +81,7 @@ class Linear(Op):
         if needs[1]:
             buffer = self._grad_buffer_for(1)
             grad_w = grad.T @ x if buffer is None else np.matmul(grad.T, x, out=buffer)
-        grad_b = np.add.reduce(grad, axis=0) if len(needs) > 2 and needs[2] else None
+        grad_b = None
+        if len(needs) > 2 and needs[2]:
+            grad_b = np.add.reduce(grad, axis=0, out=self._grad_buffer_for(2))  # out=None: a new array
         return grad_x, grad_w, grad_b
