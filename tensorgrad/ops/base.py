@@ -16,6 +16,7 @@ class Op:
     `backward` receives the output's gradient and returns one gradient (or None) per input: new arrays, the
     argument itself, or views of it, but never one new array for two inputs. It may overwrite its argument
     only when the engine says it owns it (`self.grad_owned`): `_times` does that for the common case.
+    `sequence_nr` numbers the recorded nodes in order; backward runs them from the highest down.
     """
 
     __slots__ = ("grad_owned", "inputs", "needs_grad", "saved", "sequence_nr")

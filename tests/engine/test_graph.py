@@ -127,6 +127,26 @@ def test_tensor_used_by_many_consumers_gets_the_sum_of_their_gradients():
     np.testing.assert_allclose(x.grad.data, 3 * (1 + 2 * hd - np.exp(hd) + 2), rtol=1e-14)
 
 
+def test_backward_waits_for_a_late_consumer_and_ignores_ops_outside_the_graph():
+    # backward runs nodes from the latest recorded down: `h` must wait for `late`, recorded long after it
+    # on another branch, and ops recorded in between that the loss does not use must not hold it up
+    x = leaf([0.3, -0.7])
+    h = x.tanh()
+    early = h * 2
+    unused = h.exp() * 5  # recorded, never part of the loss
+    chain = x
+    for _ in range(20):
+        chain = chain * 1.1
+    late = h * chain
+    loss = (early + late).sum()
+    loss.backward()
+    xd = x.data
+    hd, cd = np.tanh(xd), xd * 1.1**20
+    expected = (2 + cd) * (1 - hd * hd) + hd * 1.1**20
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-14)
+    assert unused.grad_fn is not None and not unused.grad_fn.released
+
+
 def test_chain_of_100000_ops_backpropagates_without_recursion_error():
     x = leaf([1.0])
     y = x
