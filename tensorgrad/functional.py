@@ -111,8 +111,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    mask = _make(dropout_mask(x.shape, p, rng, dtype))
+    data = x.data
+    dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
+    mask = _make(dropout_mask(data.shape, p, rng, dtype))
     mask.name = f"dropout mask (p={p:g})"
     return apply(ops.Mul(), x, mask)
 
