@@ -90,6 +90,19 @@ def test_evaluate_runs_in_eval_mode_and_restores_the_mode(fashion):
     assert first.accuracy == second.accuracy and first.predictions.shape == (300,)
 
 
+def test_evaluate_records_no_graph(fashion):
+    (x, y), _ = small_problem(fashion, 300)
+    model = build_model(TrainConfig(hidden=(32, 16)), rng=0)
+    outputs = []
+    forward = model.forward
+    model.forward = lambda batch: outputs.append(forward(batch)) or outputs[-1]  # see every batch's logits
+    evaluate(model, x, y, batch_size=100)
+    assert len(outputs) == 3
+    assert all(logits.grad_fn is None and not logits.requires_grad for logits in outputs)
+    assert all(p.requires_grad and p.grad is None for p in model.parameters())
+    assert forward(x[:10]).grad_fn is not None  # outside evaluate the same model records again
+
+
 def test_early_stopping_stops_and_restores_the_best_weights(fashion):
     # 200 examples and no dropout: the validation loss soon rises as the model memorizes them.
     (x, y), (val_x, val_y) = small_problem(fashion, 200)
