@@ -156,6 +156,12 @@ def paired_ratio(a: list, b: list) -> float:
     return float(np.median(np.asarray(a) / np.asarray(b)))
 
 
+def ratio_range(a: list, b: list) -> list:
+    """[lowest, highest] of the epoch-by-epoch ratios a[i] / b[i]: how much the machine's noise moved them."""
+    ratios = np.asarray(a) / np.asarray(b)
+    return [float(ratios.min()), float(ratios.max())]
+
+
 def make_runners(initial_state, seed, with_torch: bool):
     runners = [TensorgradRunner(initial_state, seed), NumpyRunner(initial_state, seed)]
     if with_torch:
@@ -198,6 +204,7 @@ def benchmark(batch_sizes, epochs, data, with_torch, seed=0, chunks=1, examples=
             "median_epoch_seconds": medians,
             "epoch_seconds": times,
             "tensorgrad_over_numpy": paired_ratio(times["tensorgrad"], times["numpy"]),
+            "tensorgrad_over_numpy_range": ratio_range(times["tensorgrad"], times["numpy"]),
             "matmul_gflops": gflops,
             "matmul_lower_bound_seconds": lower_bound,
             "fraction_of_matmul_peak": {name: lower_bound / m for name, m in medians.items()},
@@ -212,18 +219,24 @@ def benchmark(batch_sizes, epochs, data, with_torch, seed=0, chunks=1, examples=
 
 
 def print_table(results: dict) -> None:
-    header = f"{'batch':>5}  {'tensorgrad':>10}  {'numpy':>8}  {'torch':>8}  {'tg/numpy':>8}  {'tg/torch':>8}  {'tg % of matmul peak':>19}"
+    header = (
+        f"{'batch':>5}  {'tensorgrad':>10}  {'numpy':>8}  {'torch':>8}  {'tg/numpy':>8}  {'(range)':>11}  "
+        f"{'tg/torch':>8}  {'tg % of matmul peak':>19}"
+    )
     print(header)
     for batch_size, r in results.items():
         m = r["median_epoch_seconds"]
         torch_time = f"{m['torch']:8.3f}" if "torch" in m else f"{'-':>8}"
         torch_ratio = f"{r['tensorgrad_over_torch']:8.3f}" if "tensorgrad_over_torch" in r else f"{'-':>8}"
+        low, high = r["tensorgrad_over_numpy_range"]
         print(
             f"{batch_size:>5}  {m['tensorgrad']:10.3f}  {m['numpy']:8.3f}  {torch_time}  "
-            f"{r['tensorgrad_over_numpy']:8.3f}  {torch_ratio}  {100 * r['fraction_of_matmul_peak']['tensorgrad']:18.1f}%"
+            f"{r['tensorgrad_over_numpy']:8.3f}  {f'{low:.2f}-{high:.2f}':>11}  {torch_ratio}  "
+            f"{100 * r['fraction_of_matmul_peak']['tensorgrad']:18.1f}%"
         )
     print(
-        "seconds per epoch (median); ratios are medians of epoch-by-epoch ratios, < 1: tensorgrad is faster"
+        "seconds per epoch (median); ratios are medians of epoch-by-epoch ratios, < 1: tensorgrad is faster;\n"
+        "(range): the lowest and highest epoch-by-epoch tensorgrad / NumPy ratio, the noise of this run"
     )
 
 
