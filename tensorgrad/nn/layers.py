@@ -102,5 +102,7 @@ class Sequential(Module):
 
     def forward(self, x):
         for layer in self._modules.values():
-            x = layer(x)
+            # layer.forward, not layer(...): Module.__call__ adds nothing but a frame, on every layer of
+            # every step (revisit if modules ever get hooks)
+            x = layer.forward(x)
         return x
