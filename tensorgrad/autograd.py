@@ -27,7 +27,7 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
     shared = {id(grad)} if grad_is_shared else set()
     node = root._node
     if node is None:  # backward() on a leaf
-        _accumulate_into_leaf(root, grad, shared, make_tensor)
+        _accumulate_into_leaf(root, grad, shared)
         return
     if node.inputs is None:
         raise RuntimeError(RELEASED_GRAPH_MESSAGE)
@@ -60,9 +60,10 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
             child = tensor._node
             if child is None:
                 if input_grad is tensor._grad_buffer and tensor.grad is None:
-                    tensor.grad = make_tensor(input_grad)  # the op wrote it there: Op._grad_buffer_for
+                    # the op wrote it straight into the leaf's buffer (Op._grad_buffer_for): nothing to copy
+                    tensor.grad = make_tensor(input_grad)
                 else:
-                    _accumulate_into_leaf(tensor, input_grad, shared, make_tensor)
+                    _accumulate_into_leaf(tensor, input_grad, shared)
                 continue
             previous = grads.get(child)
             if previous is not None:
@@ -77,17 +78,16 @@ def run_backward(root, grad: np.ndarray, grad_is_shared: bool, retain_graph: boo
             node.inputs = None
 
 
-def _accumulate_into_leaf(leaf, grad, shared: set, make_tensor) -> None:
+def _accumulate_into_leaf(leaf, grad, shared: set) -> None:
     """Add `grad` to `leaf.grad`, in place when it already holds an array of its own."""
+    make_tensor = _tensor._make
     current = leaf.grad
     if current is None:
         buffer = leaf._grad_buffer
         if buffer is not None and buffer.shape == grad.shape:
             # A copy into memory already paged in beats keeping a fresh array: a new gradient array the size
-            # of a weight matrix costs a page fault per 4 KB, every step. (An op may have written it there
-            # already: Op._grad_buffer_for.)
-            if grad is not buffer:
-                np.copyto(buffer, grad)
+            # of a weight matrix costs a page fault per 4 KB, every step.
+            np.copyto(buffer, grad)
             leaf.grad = make_tensor(buffer)
             return
         # A leaf's .grad is its own, writable array (optimizers and clip_grad_norm_ update it in place),
