@@ -72,16 +72,13 @@ class Linear(Op):
         x, weight = self.saved
         needs = self.needs_grad
         grad_x = grad @ weight if needs[0] else None
-        if (
-            x.ndim != 2
-        ):  # fold batch axes (or lift a single row) so the weight's gradient is one matrix product
+        # fold batch axes (or lift a single row) so the weight's gradient is one matrix product
+        if x.ndim != 2:
             x = x.reshape(-1, x.shape[-1])
             grad = grad.reshape(-1, grad.shape[-1])
-        grad_w = None
-        if needs[1]:
-            buffer = self._grad_buffer_for(1)
-            grad_w = grad.T @ x if buffer is None else np.matmul(grad.T, x, out=buffer)
+        # straight into the optimizer's gradient buffer where there is one (out=None: a new array)
+        grad_w = np.matmul(grad.T, x, out=self._grad_buffer_for(1)) if needs[1] else None
         grad_b = None
         if len(needs) > 2 and needs[2]:
-            grad_b = np.add.reduce(grad, axis=0, out=self._grad_buffer_for(2))  # out=None: a new array
+            grad_b = np.add.reduce(grad, axis=0, out=self._grad_buffer_for(2))
         return grad_x, grad_w, grad_b

@@ -98,13 +98,11 @@ class L2Penalty(Op):
 
     def backward(self, grad):
         scale = self.lam * grad
-        grads = []
-        for index, (w, need) in enumerate(zip(self.saved, self.needs_grad)):
-            buffer = self._grad_buffer_for(index) if need else None
-            grads.append(
-                None if not need else w * scale if buffer is None else np.multiply(w, scale, out=buffer)
-            )
-        return tuple(grads)
+        # straight into the optimizer's gradient buffers where there are some (out=None: a new array)
+        return tuple(
+            np.multiply(w, scale, out=self._grad_buffer_for(index)) if need else None
+            for index, (w, need) in enumerate(zip(self.saved, self.needs_grad))
+        )
 
     def describe(self):
         return f"l2_penalty(lam={self.lam:g})"
