@@ -88,14 +88,14 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
                 f"{values.min()} to {values.max()}"
             )
     elif kind == "f":
-        if target.shape != logits.shape:
+        if values.shape != shape:
             raise ValueError(
-                f"cross_entropy: probability target must have the logits' shape {logits.shape}, got {target.shape}"
+                f"cross_entropy: probability target must have the logits' shape {shape}, got {values.shape}"
             )
         target = target.to(logits.dtype)
     else:
         raise TypeError(
-            f"cross_entropy: target must hold class indices (int) or probabilities (float), not {target.dtype}"
+            f"cross_entropy: target must hold class indices (int) or probabilities (float), not {values.dtype}"
         )
     return apply(ops.CrossEntropy(reduction), logits, target)
 
