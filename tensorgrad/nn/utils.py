@@ -9,6 +9,14 @@ import numpy as np
 from ..tensor import Tensor
 
 
+def total_grad_norm(params) -> float:
+    """The joint L2 norm of the gradients of `params` (those that have one), as a Python float.
+
+    Summed in the gradients' own dtype: a float32 sum of squares overflows only for norms above 1e19.
+    """
+    return _norm([p.grad.data for p in params if p.grad is not None])
+
+
 def clip_grad_norm_(params, max_norm: float, error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients in place so that their joint L2 norm is at most `max_norm`.
 
@@ -17,7 +25,7 @@ def clip_grad_norm_(params, max_norm: float, error_if_nonfinite: bool = False) -
     grads = [p.grad.data for p in params if p.grad is not None]
     if not grads:
         return Tensor(np.asarray(0.0, dtype=np.float32))
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    total = _norm(grads)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"the total gradient norm is {total}; cannot clip non-finite gradients")
     scale = max_norm / (total + 1e-6)
@@ -25,3 +33,7 @@ def clip_grad_norm_(params, max_norm: float, error_if_nonfinite: bool = False) -
         for g in grads:
             g *= scale
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
+
+
+def _norm(arrays: list) -> float:
+    return math.sqrt(sum(float(np.vdot(a, a)) for a in arrays))

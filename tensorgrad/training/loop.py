@@ -330,9 +330,9 @@ def format_epoch(metrics: dict, epochs: int, improved: bool) -> str:
 def _gradient_norm(params: list, clip: float | None) -> float:
     """The joint L2 norm of the gradients (before clipping); with `clip` set, they are scaled down to it.
 
-    Summed in the gradients' own dtype: a float32 sum of squares overflows only for norms above 1e19, and a
-    gradient that large is as unusable as a non-finite one.
+    (A norm that overflows the gradients' dtype is as unusable as a non-finite gradient: see
+    `nn.utils.total_grad_norm`.)
     """
     if clip is not None:
         return float(nn.utils.clip_grad_norm_(params, clip).data)
-    return math.sqrt(sum(float(np.vdot(p.grad.data, p.grad.data)) for p in params if p.grad is not None))
+    return nn.utils.total_grad_norm(params)

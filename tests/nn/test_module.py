@@ -167,6 +167,13 @@ def test_clip_grad_norm_scales_all_gradients_to_max_norm():
     np.testing.assert_allclose(a.grad.data / b.grad.data[0, 1], [0.75, 0.0])
 
 
+def test_total_grad_norm_is_the_joint_norm_of_the_gradients_that_exist():
+    a, b, c = (tg.tensor([0.0, 0.0], requires_grad=True) for _ in range(3))
+    a.grad, b.grad = tg.tensor([3.0, 0.0]), tg.tensor([0.0, 4.0])  # c has no gradient
+    assert nn.utils.total_grad_norm([a, b, c]) == pytest.approx(5.0)
+    assert nn.utils.total_grad_norm([c]) == 0.0
+
+
 def test_clip_grad_norm_leaves_small_gradients_alone():
     a = tg.tensor([0.3, 0.4], requires_grad=True)
     a.grad = tg.tensor([0.3, 0.4])
