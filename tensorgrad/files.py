@@ -19,12 +19,14 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """Open a temporary file next to `path` for binary writing; on success it replaces `path` atomically.
 
     The data is fsync'ed before `os.replace`, so after a crash the file holds the old or the new content. On any
-    exception (Ctrl-C included) the temporary file is removed and `path` is left as it was.
+    exception (Ctrl-C included) the temporary file is removed and `path` is left as it was. The file's
+    `.name` is the temporary path, for checks that must read back what was written before it replaces `path`.
     """
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)  # reopened by name, so that file.name is the path
     try:
-        with os.fdopen(fd, "wb") as file:
+        with open(tmp_name, "wb") as file:
             yield file
             file.flush()
             os.fsync(file.fileno())

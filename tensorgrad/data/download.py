@@ -13,13 +13,11 @@ is known to be wrong only wastes bandwidth.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,14 +27,14 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from ..files import atomic_writer
+
 __all__ = ["DownloadError", "download_file"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK_SIZE = 1 << 16
 _USER_AGENT = "tensorgrad-data (python urllib)"
 _RETRYABLE_HTTP_STATUS = frozenset({408, 429})
-# NamedTemporaryFile creates files 0600; a downloaded data set is meant to be readable like any file.
-_FILE_MODE = 0o644
 
 
 class DownloadError(OSError):
@@ -90,25 +88,12 @@ def download_file(
 def _download_once(
     url: str, dest: Path, sha256: str | None, decompress_for_check: bool, timeout: float, progress: bool
 ) -> None:
-    temporary_path: str | None = None
-    try:
-        # Same directory as the destination, so os.replace is an atomic rename on one file system.
-        with tempfile.NamedTemporaryFile(
-            dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False
-        ) as temporary:
-            temporary_path = temporary.name
-            _stream_to(url, temporary, timeout, progress, label=dest.name)
-            temporary.flush()
-            os.fsync(temporary.fileno())  # complete on disk before it becomes visible under its real name
+    # atomic_writer: a temporary file beside `dest` that replaces it only if everything below succeeds
+    with atomic_writer(dest) as file:
+        _stream_to(url, file, timeout, progress, label=dest.name)
         if sha256 is not None:
-            _check_sha256(url, temporary_path, sha256, decompress_for_check)
-        os.chmod(temporary_path, _FILE_MODE)
-        os.replace(temporary_path, dest)
-    except BaseException:  # including KeyboardInterrupt: never leave a half file behind
-        if temporary_path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary_path)
-        raise
+            file.flush()
+            _check_sha256(url, file.name, sha256, decompress_for_check)
 
 
 def _stream_to(url: str, file: BinaryIO, timeout: float, progress: bool, label: str) -> None:
