@@ -10,11 +10,10 @@ import numpy as np
 
 from .. import functional as F
 from ..data import FASHION_MNIST_CLASSES, load_fashion_mnist, to_float32
-from ..grad_mode import no_grad
 from .builders import build_model
 from .checkpoint import CheckpointError, load_checkpoint, load_model_state
 from .config import NUM_CLASSES, TrainConfig
-from .loop import evaluate
+from .loop import evaluate, inference
 from .metrics import confusion_matrix, per_class_accuracy
 
 IMAGE_SIZE = (28, 28)
@@ -124,13 +123,8 @@ class Prediction:
 
 def predict(model, images: np.ndarray) -> list[Prediction]:
     """Classify uint8 images (N, 28, 28) with `model` (in eval mode, without a graph)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            probabilities = F.softmax(model(to_float32(np.asarray(images)))).data
-    finally:
-        model.train(was_training)
+    with inference(model):
+        probabilities = F.softmax(model(to_float32(np.asarray(images)))).data
     predictions = []
     for row in probabilities:
         index = int(row.argmax())

@@ -6,10 +6,11 @@ between epochs (checkpoints, log files) is left to its `on_epoch_end` callback.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,25 +48,32 @@ class Evaluation:
     predictions: np.ndarray
 
 
+@contextlib.contextmanager
+def inference(model: nn.Module) -> Iterator[None]:
+    """Run the block with `model` in eval mode (no dropout) and no graph recorded; its mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
     """Evaluate `model` on (x, y) in eval mode (no dropout) and without recording a graph.
 
     The model's training mode is restored afterwards.
     """
-    was_training = model.training
-    model.eval()
     total_loss = 0.0
     predictions = np.empty(len(y), dtype=np.int64)
-    try:
-        with no_grad():
-            for start in range(0, len(y), batch_size):
-                stop = start + batch_size
-                logits = model(x[start:stop])
-                loss = F.cross_entropy(logits, y[start:stop], reduction="sum")
-                total_loss += float(loss.data)
-                predictions[start:stop] = logits.data.argmax(axis=1)
-    finally:
-        model.train(was_training)
+    with inference(model):
+        for start in range(0, len(y), batch_size):
+            stop = start + batch_size
+            logits = model(x[start:stop])
+            loss = F.cross_entropy(logits, y[start:stop], reduction="sum")
+            total_loss += float(loss.data)
+            predictions[start:stop] = logits.data.argmax(axis=1)
     return Evaluation(total_loss / len(y), accuracy(predictions, y), predictions)
 
 
