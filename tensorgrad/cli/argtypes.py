@@ -1,4 +1,5 @@
-"""Argument types for argparse that reject out-of-range values with a message naming the rule."""
+"""Shared argparse pieces: argument types that reject out-of-range values with a message naming the rule,
+and the data options every command that reads Fashion-MNIST takes."""
 
 from __future__ import annotations
 
@@ -53,3 +54,17 @@ def report_error(error: BaseException, prog: str) -> int:
     """Print `error` as one line on stderr, the way argparse does; return the exit code 1."""
     print(f"{prog}: error: {error}", file=sys.stderr)
     return 1
+
+
+def add_data_arguments(parser) -> None:
+    """`--data-dir` and `--no-download` (dest `download`), on a parser or an argument group."""
+    parser.add_argument(
+        "--data-dir",
+        help="look for the Fashion-MNIST files here first, then in the usual places (see tensorgrad.data); a download goes here",
+    )
+    parser.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="fail instead of downloading the data if it is not found",
+    )

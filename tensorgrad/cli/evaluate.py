@@ -22,16 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR_OR_CHECKPOINT",
         help="a checkpoint (.npz), or a run folder (its best.npz is used)",
     )
-    parser.add_argument(
-        "--data-dir",
-        help="look for the Fashion-MNIST files here first, then in the usual places (see tensorgrad.data); a download goes here",
-    )
-    parser.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        help="fail instead of downloading the data if it is not found",
-    )
+    types.add_data_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 

@@ -121,16 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=types.nonnegative_int,
         help=f"seeds the split, batch order, initialization and dropout (default: {defaults.seed})",
     )
-    data.add_argument(
-        "--data-dir",
-        help="look for the Fashion-MNIST files here first, then in the usual places (see tensorgrad.data); a download goes here",
-    )
-    data.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        help="fail instead of downloading the data if it is not found",
-    )
+    types.add_data_arguments(data)
     data.add_argument(
         "--max-train-examples",
         type=types.positive_int,
