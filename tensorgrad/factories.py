@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dtypes import as_array
 from .random import as_generator
 from .tensor import Tensor
+
+
+def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
+    """A new leaf tensor holding a copy of `data`.
+
+    Python floats (and lists of them) become float32; an ndarray keeps its float dtype; ints stay ints.
+    Non-numeric data (strings, objects) is refused, as PyTorch refuses it.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    return Tensor(as_array(data, dtype=dtype, copy=True), requires_grad=requires_grad, name=name)
 
 
 def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:

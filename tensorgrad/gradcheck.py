@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd.api import grad
 from .grad_mode import no_grad
 from .tensor import Tensor
 
@@ -62,28 +63,39 @@ def gradcheck(
     )
 
 
+def _outputs(out) -> tuple:
+    """fn's result as a tuple of Tensors (fn may return one Tensor or a tuple of them)."""
+    outputs = out if isinstance(out, tuple) else (out,)
+    for output in outputs:
+        if not isinstance(output, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(output).__name__}")
+    return outputs
+
+
 def _output_array(out) -> np.ndarray:
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    return out.data
+    """All of fn's outputs, flattened end to end in float64."""
+    return np.concatenate([np.asarray(o.data, dtype=np.float64).reshape(-1) for o in _outputs(out)])
 
 
 def _analytical_jacobians(fn, inputs, checked):
     """One (input size, output size) matrix per checked input, one backward pass per output element."""
-    out = fn(*inputs)
-    out_data = _output_array(out)
-    jacobians = [np.zeros((inputs[i].data.size, out_data.size)) for i in checked]
-    if not out.requires_grad:
-        return jacobians  # nothing depends on the inputs: every derivative is zero
-    for k in range(out_data.size):
-        for i in checked:
-            inputs[i].grad = None
-        seed = np.zeros(out_data.size, dtype=out_data.dtype)
-        seed[k] = 1
-        out.backward(seed.reshape(out_data.shape), retain_graph=True)
-        for column, i in enumerate(checked):
-            if inputs[i].grad is not None:
-                jacobians[column][:, k] = inputs[i].grad.data.reshape(-1)
+    outputs = _outputs(fn(*inputs))
+    total = sum(o.data.size for o in outputs)
+    jacobians = [np.zeros((inputs[i].data.size, total)) for i in checked]
+    column_start = 0
+    for out in outputs:
+        out_data = out.data
+        if out.requires_grad:  # else nothing depends on the inputs: every derivative is zero
+            for k in range(out_data.size):
+                for i in checked:
+                    inputs[i].grad = None
+                seed = np.zeros(out_data.size, dtype=out_data.dtype)
+                seed[k] = 1
+                out.backward(seed.reshape(out_data.shape), retain_graph=True)
+                for column, i in enumerate(checked):
+                    if inputs[i].grad is not None:
+                        jacobians[column][:, column_start + k] = inputs[i].grad.data.reshape(-1)
+        column_start += out_data.size
     return jacobians
 
 
@@ -98,10 +110,53 @@ def _numerical_jacobians(fn, inputs, checked, eps):
             for j in range(flat.size):
                 original = flat[j]
                 flat[j] = original + eps
-                plus = np.array(_output_array(fn(*inputs)), dtype=np.float64).reshape(-1)
+                plus = _output_array(fn(*inputs))
                 flat[j] = original - eps
-                minus = np.array(_output_array(fn(*inputs)), dtype=np.float64).reshape(-1)
+                minus = _output_array(fn(*inputs))
                 flat[j] = original
                 columns.append((plus - minus) / (2 * eps))
             jacobians.append(np.array(columns).reshape(flat.size, -1))
     return jacobians
+
+
+def gradgradcheck(
+    fn,
+    inputs,
+    grad_outputs=None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+):
+    """Check second derivatives: gradcheck of the first derivatives that `backward(create_graph=True)` records.
+
+    As `torch.autograd.gradgradcheck`: the first derivatives of `fn` with respect to its inputs that require
+    grad, taken against `grad_outputs` (random float64 tensors, drawn from `seed`, when None), are checked
+    with `gradcheck` against finite differences, with respect to the inputs and the `grad_outputs` alike.
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input tensor requires grad, so there is nothing to check")
+    outputs = _outputs(fn(*inputs))
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        grad_outputs = tuple(
+            Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs if o.requires_grad
+        )
+    grad_outputs = tuple(grad_outputs) if isinstance(grad_outputs, (tuple, list)) else (grad_outputs,)
+    n = len(inputs)
+
+    def first_derivatives(*args):
+        values, seeds = args[:n], args[n:]
+        outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
+        wrt = [values[i] for i in checked]
+        grads = grad(outs, wrt, seeds, create_graph=True, allow_unused=True)
+        return tuple(
+            g if g is not None else Tensor(np.zeros(x.shape, dtype=x.dtype)) for g, x in zip(grads, wrt)
+        )
+
+    return gradcheck(
+        first_derivatives, (*inputs, *grad_outputs), eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+    )

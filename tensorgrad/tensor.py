@@ -1,18 +1,24 @@
-"""`Tensor`: an ndarray that records the operations applied to it, so that `backward()` can differentiate them."""
+"""`Tensor`: an ndarray that records the operations applied to it, so that they can be differentiated.
+
+This file holds the Tensor itself: its fields, its attributes and how it converts to other things. The ops a
+tensor has as methods (`x.exp()`, `x + y`, `x.sum()`) are installed by `ops.registry`, one line per op;
+recording them and walking the graph back live together in `autograd.engine`.
+"""
 
 from __future__ import annotations
 
-import itertools
-import numbers
+import weakref
 
 import numpy as np
 
-from . import ops
-from .autograd import run_backward
-from .grad_mode import _GradMode
+from .dtypes import as_array
 
 _new = object.__new__
-_recorded = itertools.count()  # numbers the recorded ops in order
+
+NUMPY_REFUSED_MESSAGE = (
+    "can't convert a tensor that requires grad to a NumPy array: that would cut it out of the graph without "
+    "a word. Use tensor.detach().numpy() (or tensor.detach() inside NumPy functions)"
+)
 
 
 class Tensor:
@@ -25,19 +31,14 @@ class Tensor:
     tensor([[3., 3.]])
     """
 
-    __slots__ = ("__weakref__", "_grad_buffer", "_node", "_requires_grad", "data", "grad", "name")
+    __slots__ = ("__weakref__", "_grad_buffer", "_hooks", "_node", "_requires_grad", "data", "grad", "name")
     # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__) instead of broadcasting
     # over a Tensor as if it were an object.
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None):
-        self.data = _as_array(data, copy=False)
-        self.grad = None
-        self._node = None
-        self._requires_grad = False
+        _fill(self, as_array(data), None, False)
         self.name = name
-        # An array backward writes this leaf's gradient into when .grad is None (an optimizer's flat buffer).
-        self._grad_buffer = None
         self.requires_grad = requires_grad
 
     # ----- attributes users know from PyTorch and NumPy
@@ -90,6 +91,9 @@ class Tensor:
     def numel(self) -> int:
         return self.data.size
 
+    def dim(self) -> int:
+        return self.data.ndim
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -105,6 +109,9 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     def __array__(self, dtype=None, copy=None):
+        # np.asarray(t) and NumPy functions land here: for a tensor in the graph that would silently cut it out
+        if self._requires_grad:
+            raise RuntimeError(NUMPY_REFUSED_MESSAGE)
         if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
             raise ValueError(f"cannot convert a {self.data.dtype} tensor to {np.dtype(dtype)} without a copy")
         if copy:
@@ -120,96 +127,10 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.data)
 
-    # ----- leaving the graph
-    def detach(self) -> Tensor:
-        """The same data, cut off from the graph (shares memory, like PyTorch)."""
-        return _make(self.data)
-
-    def numpy(self) -> np.ndarray:
-        """The underlying ndarray (shares memory). Refuses tensors that require grad, as PyTorch does."""
-        if self._requires_grad:
-            raise RuntimeError(
-                "can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
-            )
-        return self.data
-
-    def item(self):
-        """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
-        return self.data.item()
-
-    def tolist(self):
-        return self.data.tolist()
-
-    # ----- the backward pass
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into the `.grad` of every leaf it depends on.
-
-        A non-scalar tensor needs `grad`, the gradient of some scalar with respect to it (same shape).
-        Without `retain_graph=True` the graph's saved arrays are released afterwards.
-        """
-        if not self._requires_grad:
-            raise RuntimeError("backward(): this tensor does not require grad and has no graph behind it")
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
-                    "pass backward(grad) with a gradient of that shape"
-                )
-            grad, shared = np.empty(self.data.shape, self.data.dtype), False
-            grad.fill(1)  # (np.ones is a Python function, a few microseconds more per step)
-        else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward(grad): grad has shape {grad.shape}, the tensor has shape {self.shape}"
-                )
-            grad, shared = grad.astype(self.dtype, copy=False), True
-        run_backward(self, grad, shared, retain_graph)
-
-    # ----- arithmetic
-    def __add__(self, other):
-        return apply(ops.Add(), self, _operand(other, self))
-
-    def __radd__(self, other):
-        return apply(ops.Add(), _operand(other, self), self)
-
-    def __sub__(self, other):
-        return apply(ops.Sub(), self, _operand(other, self))
-
-    def __rsub__(self, other):
-        return apply(ops.Sub(), _operand(other, self), self)
-
-    def __mul__(self, other):
-        return apply(ops.Mul(), self, _operand(other, self))
-
-    def __rmul__(self, other):
-        return apply(ops.Mul(), _operand(other, self), self)
-
-    def __truediv__(self, other):
-        return apply(ops.Div(), self, _operand(other, self))
-
-    def __rtruediv__(self, other):
-        return apply(ops.Div(), _operand(other, self), self)
-
-    def __pow__(self, other):
-        return apply(ops.Pow(), self, _operand(other, self))
-
-    def __rpow__(self, other):
-        return apply(ops.Pow(), _operand(other, self), self)
-
-    def __matmul__(self, other):
-        return apply(ops.MatMul(), self, _operand(other, self))
-
-    def __rmatmul__(self, other):
-        return apply(ops.MatMul(), _operand(other, self), self)
-
-    def __neg__(self):
-        return apply(ops.Neg(), self)
-
-    def __pos__(self):
-        return self
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of one element can be used as an index, not {self.dtype}")
+        return int(self.data)
 
     # ----- comparisons: element-wise, no gradient (hashing stays by identity, as in PyTorch)
     __hash__ = object.__hash__
@@ -232,205 +153,128 @@ class Tensor:
     def __ge__(self, other):
         return _make(np.asarray(self.data >= _raw(other)))
 
-    # ----- reductions
-    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Sum over `axis` (None: all, an int, or a tuple of ints)."""
-        return apply(ops.Sum(axis, keepdims), self)
+    def __pos__(self):
+        return self
 
-    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Mean over `axis`; float32 stays float32."""
-        if self.data.dtype.kind not in "fc":
-            raise TypeError(
-                f"mean() needs a floating-point tensor, not dtype {self.dtype}; use .float() first"
-            )
-        return apply(ops.Mean(axis, keepdims), self)
+    # ----- leaving the graph
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph (shares memory, like PyTorch)."""
+        return _make(self.data)
 
-    def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Maximum over `axis`; tied maxima share the gradient equally."""
-        return apply(ops.Max(axis, keepdims), self)
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shares memory). Refuses tensors that require grad, as PyTorch does."""
+        if self._requires_grad:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+        return self.data
 
-    def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
-        """Indices of the maxima (int64, no gradient)."""
-        return _make(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.data.item()
 
-    # ----- shape
-    def reshape(self, *shape) -> Tensor:
-        """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`; one size may be -1."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return apply(ops.Reshape(shape), self)
+    def tolist(self):
+        return self.data.tolist()
 
-    view = reshape
-
-    def flatten(self, start_dim: int = 0) -> Tensor:
-        """Merge the axes from `start_dim` on into one (as `torch.flatten`)."""
-        start_dim %= max(self.ndim, 1)
-        return self.reshape(*self.shape[:start_dim], -1)
-
-    def transpose(self, dim0: int | None = None, dim1: int | None = None) -> Tensor:
-        """`x.transpose()` reverses the axes (as NumPy's); `x.transpose(d0, d1)` swaps two (as PyTorch's)."""
-        if dim0 is None and dim1 is None:
-            return apply(ops.Permute(range(self.ndim - 1, -1, -1)), self)
-        if dim0 is None or dim1 is None:
-            raise TypeError("transpose() takes no axes (reverse them all) or two axes to swap")
-        axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-        return apply(ops.Permute(axes), self)
-
-    def permute(self, *axes) -> Tensor:
-        """Reorder the axes: output axis i is input axis `axes[i]`."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return apply(ops.Permute(axes), self)
-
-    @property
-    def T(self) -> Tensor:
-        return self.transpose()
-
-    def __getitem__(self, index) -> Tensor:
-        return apply(ops.GetItem(_raw_index(index)), self)
-
-    # ----- element-wise functions
-    def exp(self) -> Tensor:
-        return apply(ops.Exp(), self)
-
-    def log(self) -> Tensor:
-        return apply(ops.Log(), self)
-
-    def relu(self) -> Tensor:
-        return apply(ops.ReLU(), self)
-
-    def tanh(self) -> Tensor:
-        return apply(ops.Tanh(), self)
-
-    def sigmoid(self) -> Tensor:
-        return apply(ops.Sigmoid(), self)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return apply(ops.Softmax(axis), self)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return apply(ops.LogSoftmax(axis), self)
-
-    # ----- dtype
-    def to(self, dtype) -> Tensor:
-        """This tensor in another dtype; the gradient flows back in the original dtype."""
-        dtype = np.dtype(dtype)
-        if dtype == self.dtype:
-            return self
-        if self._requires_grad and dtype.kind not in "fc":
-            return self.detach().to(dtype)
-        return apply(ops.Cast(dtype), self)
-
+    # ----- dtype (the cast itself is the op `to`)
     def float(self) -> Tensor:
         return self.to(np.float32)
 
     def double(self) -> Tensor:
         return self.to(np.float64)
 
+    # ----- watching gradients go by
+    def register_hook(self, hook) -> RemovableHandle:
+        """Call `hook(grad)` with this tensor's gradient whenever backward computes it.
 
-def apply(op: ops.Op, *inputs: Tensor) -> Tensor:
-    """Run `op` on the inputs' data; record it in the graph if recording is on and any input requires grad."""
-    # Every op of every step passes here, so ops of one to three inputs (nearly all) skip the generic
-    # comprehensions: that halves this function's own cost.
-    try:
-        if len(inputs) == 2:
-            a, b = inputs
-            out = op.forward(a.data, b.data)
-            needs_grad = (a._requires_grad, b._requires_grad)
-        elif len(inputs) == 1:
-            a = inputs[0]
-            out = op.forward(a.data)
-            needs_grad = (a._requires_grad,)
-        elif len(inputs) == 3:  # linear with a bias
-            a, b, c = inputs
-            out = op.forward(a.data, b.data, c.data)
-            needs_grad = (a._requires_grad, b._requires_grad, c._requires_grad)
+        The hook may return None (observe) or a tensor to use instead (replace). On a leaf it sees the whole
+        gradient of one backward before it is accumulated into `.grad`. Returns a handle with `.remove()`.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self._node
+        if node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
         else:
-            out = op.forward(*[t.data for t in inputs])
-            needs_grad = tuple([t._requires_grad for t in inputs])
-    except ValueError as error:
-        shapes = " and ".join(str(t.data.shape) for t in inputs)
-        raise ValueError(f"{op.name}: input shapes {shapes}: {error}") from None
-    if out.__class__ is not np.ndarray:
-        out = np.asarray(out)  # NumPy returns scalars for 0-d results; a tensor always holds an ndarray
-    if True in needs_grad and _GradMode.enabled:
-        op.inputs = inputs
-        op.needs_grad = needs_grad
-        op.sequence_nr = next(_recorded)  # backward runs nodes from the latest recorded down
-        tensor = _new(Tensor)  # _make, inlined: this is the hottest path of the engine
-        tensor.data = out
-        tensor.grad = None
-        tensor._node = op
-        tensor._requires_grad = True
-        tensor.name = None
-        tensor._grad_buffer = None
-        return tensor
-    return _make(out)
+            if node.hooks is None:
+                node.hooks = []
+            hooks = node.hooks
+        # a retain_grad() entry stays last, so that .grad holds what the other hooks made of the gradient
+        position = len(hooks) - 1 if hooks and isinstance(hooks[-1], RetainGrad) else len(hooks)
+        hooks.insert(position, hook)
+        return RemovableHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in `.grad` after backward (leaves always keep theirs)."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+        node = self._node
+        if node is None:
+            return
+        if node.hooks is None:
+            node.hooks = []
+        if not any(isinstance(hook, RetainGrad) for hook in node.hooks):
+            node.hooks.append(RetainGrad(self))
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self._node
+        return node is not None and node.hooks is not None and any(isinstance(h, RetainGrad) for h in node.hooks)
 
 
-def _make(data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
-    """A tensor around `data` as it is: the engine's fast path, with no checks and no copy."""
-    tensor = _new(Tensor)
+class RemovableHandle:
+    """What `register_hook` returns: `handle.remove()` unregisters the hook."""
+
+    __slots__ = ("_hook", "_hooks")
+
+    def __init__(self, hooks: list, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class RetainGrad:
+    """The hook `retain_grad()` adds: it puts the gradient into the tensor's `.grad`, summing over backwards."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = weakref.ref(tensor)  # the node must not keep its own output alive
+
+    def __call__(self, grad: Tensor) -> None:
+        tensor = self.tensor()
+        if tensor is not None:
+            tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+
+
+def _fill(tensor: Tensor, data: np.ndarray, node, requires_grad: bool) -> None:
+    """Set every field of a tensor: the one place that lists them."""
     tensor.data = data
     tensor.grad = None
     tensor._node = node
     tensor._requires_grad = requires_grad
     tensor.name = None
-    tensor._grad_buffer = None
+    tensor._grad_buffer = None  # an array backward copies this leaf's first gradient into (see autograd)
+    tensor._hooks = None
+
+
+def _make(data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
+    """A tensor around `data` as it is: the engine's fast path, with no checks and no copy."""
+    tensor = _new(Tensor)
+    _fill(tensor, data, node, requires_grad)
     return tensor
-
-
-def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
-    """A new leaf tensor holding a copy of `data`.
-
-    Python floats (and lists of them) become float32; an ndarray keeps its float dtype; ints stay ints.
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    return Tensor(_as_array(data, dtype=dtype, copy=True), requires_grad=requires_grad, name=name)
-
-
-def _as_array(data, dtype=None, copy: bool = False) -> np.ndarray:
-    """`data` as an ndarray, with PyTorch's default of float32 for Python floats."""
-    if isinstance(data, Tensor):
-        data = data.data
-    from_numpy = isinstance(data, (np.ndarray, np.generic))
-    array = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
-    if dtype is None and not from_numpy and array.dtype == np.float64:
-        array = array.astype(np.float32)
-    if array.dtype == object:
-        raise TypeError(f"cannot make a tensor from {type(data).__name__}: it has no numeric dtype")
-    return array
-
-
-def _operand(value, like: Tensor) -> Tensor:
-    """The other operand of a binary op as a tensor.
-
-    Scalars (Python, NumPy, or 0-d arrays) take the float dtype of the tensor they meet, so that a float32
-    computation never turns float64 because of a constant. Arrays keep their dtype (NumPy's promotion).
-    """
-    if isinstance(value, Tensor):
-        return value
-    dtype = like.data.dtype
-    if value.__class__ is float and dtype.kind == "f":  # the common case, first
-        return _make(np.asarray(value, dtype=dtype), False, None)
-    if isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        if dtype.kind in "fc":
-            return _make(np.asarray(value, dtype=dtype), False, None)
-        if isinstance(value, (float, np.floating)):
-            return _make(np.asarray(value, dtype=np.float32), False, None)
-        return _make(np.asarray(value), False, None)
-    if isinstance(value, (np.ndarray, list, tuple)):
-        return _make(_as_array(value), False, None)
-    raise TypeError(f"unsupported operand of type {type(value).__name__} for a Tensor operation")
 
 
 def _raw(value):
     return value.data if isinstance(value, Tensor) else value
 
 
-def _raw_index(index):
+def raw_index(index):
     """An index with any tensors in it replaced by their arrays."""
     if isinstance(index, tuple):
         return tuple(_raw(part) for part in index)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor, _as_array
+from ..dtypes import as_array
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -13,7 +14,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True, name: str | None = None):
-        array = _as_array(data, copy=False)
+        array = as_array(data.data if isinstance(data, Tensor) else data)
         if array.dtype.kind != "f":
             raise TypeError(f"a Parameter must hold floating-point data, not {array.dtype}")
         super().__init__(np.ascontiguousarray(array), requires_grad=requires_grad, name=name)

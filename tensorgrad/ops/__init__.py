@@ -1,21 +1,31 @@
-"""Every recorded operation, each a small class with its forward beside its backward."""
+"""Every recorded operation, each a small class with its forward beside its backward.
 
-from .base import Op, sum_to
-from .elementwise import Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh
+Importing a module of this package registers its ops (see `registry`): the functions `tg.<name>` and
+`tensorgrad.functional.<name>` and the Tensor methods come from those registrations.
+"""
+
+from . import elementwise, linalg, losses, reductions, shape, softmax  # noqa: F401  (registers the ops)
+from .base import Op
+from .elementwise import Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh, Where
 from .linalg import Linear, MatMul
 from .losses import REDUCTIONS, CrossEntropy, L2Penalty
 from .reductions import Max, Mean, Sum
-from .shape import GetItem, Permute, Reshape
+from .registry import FUNCTIONS, OPS, register
+from .shape import BroadcastTo, GetItem, IndexAdd, Permute, Reshape, SumTo
 from .softmax import LogSoftmax, Softmax
 
 __all__ = [
+    "FUNCTIONS",
+    "OPS",
     "REDUCTIONS",
     "Add",
+    "BroadcastTo",
     "Cast",
     "CrossEntropy",
     "Div",
     "Exp",
     "GetItem",
+    "IndexAdd",
     "L2Penalty",
     "Linear",
     "Log",
@@ -34,6 +44,8 @@ __all__ = [
     "Softmax",
     "Sub",
     "Sum",
+    "SumTo",
     "Tanh",
-    "sum_to",
+    "Where",
+    "register",
 ]

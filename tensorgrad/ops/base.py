@@ -1,4 +1,4 @@
-"""The base of every recorded operation, and the one place where broadcasting is undone."""
+"""The base of every recorded operation."""
 
 from __future__ import annotations
 
@@ -6,52 +6,43 @@ import numpy as np
 
 
 class Op:
-    """One node of the graph: computes its output in `forward` and its inputs' gradients in `backward`.
+    """One node of the graph: `forward` computes the output, `backward` the gradients of the inputs.
 
-    A subclass states only its local derivative. The engine does the rest: it records the node, reduces each
-    returned gradient to its input's shape (broadcasting), casts it to the input's dtype, accumulates it, and
-    skips inputs that need no gradient (`self.needs_grad[i]` is False for those, so `backward` may return None).
+    `forward(*arrays)` receives the inputs' ndarrays and returns the output's. What it learns that is not
+    differentiable (a mask, a shape, the indices it picked) it may keep in `self.saved`.
 
-    `forward` receives ndarrays and stores what `backward` needs in `self.saved`; releasing the graph drops it.
-    `backward` receives the output's gradient and returns one gradient (or None) per input: new arrays, the
-    argument itself, or views of it, but never one new array for two inputs. It may overwrite its argument
-    only when the engine says it owns it (`self.grad_owned`): `_times` does that for the common case.
-    `sequence_nr` numbers the recorded nodes in order; backward runs them from the highest down.
+    `backward(grad, *inputs, out)` receives the output's gradient, the inputs and the output, and returns one
+    gradient per input (a single value for one input; None where `self.needs_grad[i]` is False). All of them
+    are of one kind: ndarrays in a first-order backward, recorded Tensors under `backward(create_graph=True)`.
+    A derivative is written once, with operators, the methods ndarrays and Tensors share (`sum`, `reshape`,
+    `swapaxes`, `.T`, indexing) and the functions of `ops.generic`, so that the same formula trains the model
+    and can be differentiated again.
+
+    The engine does the rest: it records the node, reduces each gradient to its input's shape (broadcasting),
+    casts it to the input's dtype, accumulates it, and checks what an op hands back (the same array to two
+    inputs, or a view of one in another, is never reused in place). `self.times` is the one in-place speed-up
+    an op may ask for. `sequence_nr` numbers the recorded nodes in order; backward runs them from the highest.
     """
 
-    __slots__ = ("grad_owned", "inputs", "needs_grad", "saved", "sequence_nr")
+    __slots__ = ("grad_owned", "hooks", "inputs", "needs_grad", "out", "saved", "sequence_nr")
 
     #: the name shown in the graph drawing and in error messages
     name = "op"
+    #: how many tensors the op takes (None: a sequence of them, e.g. `cat`)
+    arity = 1
 
     def forward(self, *arrays: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad: np.ndarray) -> tuple:
+    def backward(self, grad, *inputs, out):
         raise NotImplementedError
 
-    def _times(self, grad: np.ndarray, factor) -> np.ndarray:
-        """grad * factor, computed in place when this op owns `grad` (saves an allocation per backward)."""
+    def times(self, grad, factor):
+        """grad * factor; computed in place where the engine says this node owns `grad` (first order only)."""
         if self.grad_owned:
             grad *= factor
             return grad
         return grad * factor
-
-    def _grad_buffer_for(self, index: int):
-        """An array to write input `index`'s gradient into directly, or None.
-
-        That is the preallocated gradient buffer (an optimizer's flat buffer) of a leaf input that has no
-        gradient yet and appears once among the inputs: returning it saves a fresh array, which for a weight
-        matrix means a page fault per 4 KB. The engine recognizes it and does not copy it again.
-        """
-        tensor = self.inputs[index]
-        buffer = tensor._grad_buffer
-        if buffer is None or tensor.grad is not None or tensor._node is not None:
-            return None
-        for i, other in enumerate(self.inputs):
-            if other is tensor and i != index:
-                return None
-        return buffer
 
     @property
     def released(self) -> bool:
@@ -64,16 +55,3 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<{self.describe()}>"
-
-
-def sum_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `grad` over the axes that broadcasting added or stretched, so that it gets `shape`."""
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    if lead:
-        grad = grad.reshape(shape)
-    return grad

@@ -1,30 +1,51 @@
-"""Operations that move elements around without changing them: reshape, transpose, indexing."""
+"""Operations that move elements around without changing them: reshape, transpose, broadcast, indexing."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..autograd.engine import apply, sum_to
+from ..tensor import Tensor, raw_index
 from .base import Op
+from .generic import broadcast_to, index_add, permute
+from .registry import as_input, expose, register
 
 
+def _shape_arguments(shape) -> tuple:
+    """`f(2, 3)` and `f((2, 3))` alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+@register("reshape")
 class Reshape(Op):
+    """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`; one size may be -1."""
+
     __slots__ = ("shape",)
     name = "reshape"
 
     def __init__(self, shape):
         self.shape = shape
 
+    @classmethod
+    def call(cls, x, *shape):
+        return apply(cls(_shape_arguments(shape)), as_input(x, "reshape"))
+
     def forward(self, a):
-        self.saved = a.shape
         return a.reshape(self.shape)
 
-    def backward(self, grad):
-        return (grad.reshape(self.saved),)
+    def backward(self, grad, a, out):
+        return grad.reshape(a.shape)
 
     def describe(self):
         return f"reshape{tuple(self.shape)}"
 
 
+expose("view", Reshape.call, function=False)
+
+
+@register("permute")
 class Permute(Op):
     """Reorders the axes: output axis i is input axis `axes[i]`."""
 
@@ -34,26 +55,100 @@ class Permute(Op):
     def __init__(self, axes):
         self.axes = tuple(axes)
 
+    @classmethod
+    def call(cls, x, *axes):
+        return apply(cls(_shape_arguments(axes)), as_input(x, "permute"))
+
     def forward(self, a):
         if sorted(ax % max(a.ndim, 1) for ax in self.axes) != list(range(a.ndim)):
             raise ValueError(f"axes {self.axes} are not a permutation of the {a.ndim} axes")
         return a.transpose(self.axes)
 
-    def backward(self, grad):
-        return (grad.transpose(np.argsort([ax % grad.ndim for ax in self.axes])),)
+    def backward(self, grad, a, out):
+        return permute(grad, tuple(np.argsort([ax % a.ndim for ax in self.axes]).tolist()))
 
     def describe(self):
         return "transpose" if self.axes == tuple(range(len(self.axes)))[::-1] else f"permute{self.axes}"
 
 
-def _is_basic_index(index) -> bool:
-    """True for indices made only of ints, slices, None and Ellipsis (no element is picked twice)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(
-        part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer)) for part in parts
-    )
+def transpose(x, dim0: int | None = None, dim1: int | None = None):
+    """`x.transpose()` reverses the axes (as NumPy's); `x.transpose(d0, d1)` swaps two (as PyTorch's)."""
+    x = as_input(x, "transpose")
+    if dim0 is None and dim1 is None:
+        return apply(Permute(range(x.ndim - 1, -1, -1)), x)
+    if dim0 is None or dim1 is None:
+        raise TypeError("transpose() takes no axes (reverse them all) or two axes to swap")
+    axes = list(range(x.ndim))
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return apply(Permute(axes), x)
 
 
+expose("transpose", transpose)
+expose("swapaxes", transpose)
+Tensor.T = property(transpose, doc="The axes reversed (as NumPy's `.T`).")
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    """Merge the axes from `start_dim` to `end_dim` into one (as `torch.flatten`)."""
+    x = as_input(x, "flatten")
+    ndim = max(x.ndim, 1)
+    start, end = start_dim % ndim, end_dim % ndim
+    shape = x.shape
+    return x.reshape(*shape[:start], -1, *shape[end + 1 :])
+
+
+expose("flatten", flatten)
+
+
+@register("broadcast_to")
+class BroadcastTo(Op):
+    """`x` repeated along new or size-1 axes to `shape` (NumPy's broadcasting rules)."""
+
+    __slots__ = ("shape",)
+    name = "broadcast_to"
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    @classmethod
+    def call(cls, x, *shape):
+        return apply(cls(_shape_arguments(shape)), as_input(x, "broadcast_to"))
+
+    def forward(self, a):
+        return np.broadcast_to(a, self.shape)
+
+    def backward(self, grad, a, out):
+        return grad  # the engine sums it back to the input's shape
+
+    def describe(self):
+        return f"broadcast_to{self.shape}"
+
+
+@register("sum_to_size", function=False)
+class SumTo(Op):
+    """`x` summed over the axes broadcasting would add or stretch, down to `shape` (broadcast_to's adjoint)."""
+
+    __slots__ = ("shape",)
+    name = "sum_to_size"
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    @classmethod
+    def call(cls, x, *shape):
+        return apply(cls(_shape_arguments(shape)), as_input(x, "sum_to_size"))
+
+    def forward(self, a):
+        return sum_to(a, self.shape)
+
+    def backward(self, grad, a, out):
+        return broadcast_to(grad, a.shape)
+
+    def describe(self):
+        return f"sum_to{self.shape}"
+
+
+@register("__getitem__", function=False)
 class GetItem(Op):
     """`a[index]` with NumPy semantics. Repeated integer indices add their gradients up."""
 
@@ -63,15 +158,30 @@ class GetItem(Op):
     def __init__(self, index):
         self.index = index
 
+    @classmethod
+    def call(cls, x, index):
+        return apply(cls(raw_index(index)), x)
+
     def forward(self, a):
-        self.saved = (a.shape, a.dtype)
         return np.asarray(a[self.index])
 
-    def backward(self, grad):
-        shape, dtype = self.saved
-        full = np.zeros(shape, dtype=dtype)
-        if _is_basic_index(self.index):
-            full[self.index] = grad
-        else:
-            np.add.at(full, self.index, grad)
-        return (full,)
+    def backward(self, grad, a, out):
+        return index_add(grad, self.index, a.shape)
+
+
+@register("index_add", method=False)
+class IndexAdd(Op):
+    """A zero tensor of `shape` with `x` added at `index` (repeated indices add up): indexing's adjoint."""
+
+    __slots__ = ("index", "shape")
+    name = "index_add"
+
+    def __init__(self, index, shape):
+        self.index = raw_index(index)
+        self.shape = tuple(shape)
+
+    def forward(self, a):
+        return index_add(a, self.index, self.shape)
+
+    def backward(self, grad, a, out):
+        return grad[self.index]

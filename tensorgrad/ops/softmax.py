@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .base import Op
+from .generic import exp, log_softmax, softmax
+from .registry import register
 
 
-def log_sum_exp(a: np.ndarray, axis: int):
-    """(log(sum(exp(a), axis, keepdims=True)), a - max(a, axis)): the stable pieces softmax ops share."""
-    # ufunc reductions directly: the ndarray methods add a Python-level wrapper call to every op
-    shifted = a - np.maximum.reduce(a, axis=axis, keepdims=True)
-    return np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)), shifted
-
-
+@register("softmax")
 class Softmax(Op):
+    """exp(x) / sum(exp(x)) along `axis`; finite for logits like +-1000."""
+
     __slots__ = ("axis",)
     name = "softmax"
 
@@ -22,21 +18,19 @@ class Softmax(Op):
         self.axis = axis
 
     def forward(self, a):
-        shifted = a - a.max(axis=self.axis, keepdims=True)
-        out = np.exp(shifted)
-        out /= out.sum(axis=self.axis, keepdims=True)
-        self.saved = out
-        return out
+        return softmax(a, self.axis)
 
-    def backward(self, grad):
-        out = self.saved
-        return (out * (grad - (grad * out).sum(axis=self.axis, keepdims=True)),)
+    def backward(self, grad, a, out):
+        return out * (grad - (grad * out).sum(axis=self.axis, keepdims=True))
 
     def describe(self):
         return f"softmax(axis={self.axis})"
 
 
+@register("log_softmax")
 class LogSoftmax(Op):
+    """log(softmax(x)) along `axis`, through log-sum-exp (finite where softmax underflows)."""
+
     __slots__ = ("axis",)
     name = "log_softmax"
 
@@ -44,13 +38,10 @@ class LogSoftmax(Op):
         self.axis = axis
 
     def forward(self, a):
-        lse, shifted = log_sum_exp(a, self.axis)
-        out = shifted - lse
-        self.saved = out
-        return out
+        return log_softmax(a, self.axis)
 
-    def backward(self, grad):
-        return (grad - np.exp(self.saved) * grad.sum(axis=self.axis, keepdims=True),)
+    def backward(self, grad, a, out):
+        return grad - exp(out) * grad.sum(axis=self.axis, keepdims=True)
 
     def describe(self):
         return f"log_softmax(axis={self.axis})"

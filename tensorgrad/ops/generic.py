@@ -1,0 +1,84 @@
+"""The functions derivatives are written with: each takes ndarrays or Tensors and returns the same kind.
+
+On ndarrays (a first-order backward) they are NumPy; on Tensors (`backward(create_graph=True)`) they record
+ops, so the derivative they compute can be differentiated again. Operators and the methods both kinds share
+(`sum`, `reshape`, `swapaxes`, `.T`, indexing) need no entry here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import engine
+from ..tensor import Tensor
+from .registry import FUNCTIONS
+
+
+def exp(x):
+    return x.exp() if isinstance(x, Tensor) else np.exp(x)
+
+
+def log(x):
+    return x.log() if isinstance(x, Tensor) else np.log(x)
+
+
+def where(condition, a, b):
+    """`a` where `condition` holds, else `b`; `condition` is a constant boolean array."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return FUNCTIONS["where"](condition, a, b)
+    return np.where(condition, a, b)
+
+
+def permute(x, axes):
+    return x.permute(axes) if isinstance(x, Tensor) else x.transpose(axes)
+
+
+def broadcast_to(x, shape):
+    return x.broadcast_to(shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
+
+
+def sum_to(x, shape: tuple):
+    """Sum `x` over the axes that broadcasting added or stretched, so that it gets `shape`."""
+    return x.sum_to_size(shape) if isinstance(x, Tensor) else engine.sum_to(x, shape)
+
+
+def softmax(x, axis: int):
+    if isinstance(x, Tensor):
+        return x.softmax(axis)
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    out = np.exp(shifted)
+    out /= np.add.reduce(out, axis=axis, keepdims=True)
+    return out
+
+
+def log_softmax(x, axis: int):
+    if isinstance(x, Tensor):
+        return x.log_softmax(axis)
+    # ufunc reductions directly: the ndarray methods add a Python-level wrapper call to every op
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def index_add(x, index, shape: tuple):
+    """A zero array of `shape` with `x` added at `index` (repeated indices add up): indexing's adjoint."""
+    if isinstance(x, Tensor):
+        return FUNCTIONS["index_add"](x, index, shape)
+    full = np.zeros(shape, dtype=x.dtype)
+    if is_basic_index(index):
+        full[index] = x
+    else:
+        np.add.at(full, index, x)
+    return full
+
+
+def is_basic_index(index) -> bool:
+    """True for indices made only of ints, slices, None and Ellipsis (no element is picked twice)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer)) for part in parts
+    )
+
+
+def constant(x):
+    """The values of `x` as an ndarray, for what a derivative treats as constant (masks, maxima, indices)."""
+    return x.data if isinstance(x, Tensor) else x
