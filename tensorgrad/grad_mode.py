@@ -10,6 +10,13 @@ class _GradMode:
     enabled = True
 
 
+class WalkMode:
+    """What the backward walk under way allows: set by the engine, read by `Op.grad_out`."""
+
+    # False outside a walk, under create_graph (gradients are graphs) and in autograd.grad (no .grad touched)
+    leaf_buffers = False
+
+
 def is_grad_enabled() -> bool:
     """True when new operations are recorded into the graph."""
     return _GradMode.enabled

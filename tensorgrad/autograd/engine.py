@@ -7,7 +7,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from ..grad_mode import _GradMode
+from ..grad_mode import WalkMode, _GradMode
 from ..tensor import Tensor, _make
 
 _recorded = itertools.count()  # numbers the recorded ops in order
@@ -67,10 +67,12 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture: 
     """
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph  # a create_graph backward records its ops; a first-order one runs on arrays
+    WalkMode.leaf_buffers = not create_graph and capture is None
     try:
         return _walk(roots, seeds, retain_graph, create_graph, capture)
     finally:
         _GradMode.enabled = previous_mode
+        WalkMode.leaf_buffers = False
 
 
 def _walk(roots, seeds, retain_graph, create_graph, capture):
@@ -146,7 +148,10 @@ def _walk(roots, seeds, retain_graph, create_graph, capture):
                 input_grad = input_grad.to(data.dtype) if create_graph else input_grad.astype(data.dtype)
             child = tensor._node
             if child is None:
-                deliver(tensor, input_grad)
+                if input_grad is tensor._grad_buffer and tensor.grad is None:
+                    tensor.grad = _make(input_grad)  # the op wrote it in place (Op.grad_out): nothing to copy
+                else:
+                    deliver(tensor, input_grad)
                 continue
             previous = grads.get(child)
             if previous is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..grad_mode import WalkMode
+
 
 class Op:
     """One node of the graph: `forward` computes the output, `backward` the gradients of the inputs.
@@ -43,6 +45,26 @@ class Op:
             grad *= factor
             return grad
         return grad * factor
+
+    def grad_out(self, index: int):
+        """Where the engine would like input `index`'s gradient written (`out=` of a NumPy call), or None.
+
+        That is a leaf's preallocated gradient memory (`Tensor._grad_buffer`, which an optimizer sets) while the leaf
+        has no gradient yet, appears once among the inputs and has no hooks, in a first-order backward.
+        Writing there instead of into a fresh array saves a copy and, for a weight matrix, a page fault per
+        4 KB. A formula passes it on through `ops.generic` (`matmul(a, b, out=...)`), which ignores it for
+        Tensors, so the formula stays one.
+        """
+        if not WalkMode.leaf_buffers:
+            return None
+        tensor = self.inputs[index]
+        buffer = tensor._grad_buffer
+        if buffer is None or tensor.grad is not None or tensor._node is not None or tensor._hooks is not None:
+            return None
+        for i, other in enumerate(self.inputs):
+            if other is tensor and i != index:
+                return None
+        return buffer
 
     @property
     def released(self) -> bool:

@@ -14,6 +14,27 @@ from ..tensor import Tensor
 from .registry import FUNCTIONS
 
 
+def matmul(a, b, out=None):
+    """a @ b; on ndarrays written into `out` when given (see `Op.grad_out`)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a @ b
+    return np.matmul(a, b, out=out)
+
+
+def multiply(a, b, out=None):
+    """a * b; on ndarrays written into `out` when given (see `Op.grad_out`)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a * b
+    return np.multiply(a, b, out=out)
+
+
+def sum_rows(x, out=None):
+    """The sum over the first axis; on ndarrays written into `out` when given (see `Op.grad_out`)."""
+    if isinstance(x, Tensor):
+        return x.sum(axis=0)
+    return np.add.reduce(x, axis=0, out=out)
+
+
 def exp(x):
     return x.exp() if isinstance(x, Tensor) else np.exp(x)
 

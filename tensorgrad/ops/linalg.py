@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd.engine import apply
 from .base import Op
+from .generic import matmul, sum_rows
 from .registry import as_input, register
 
 
@@ -87,7 +88,10 @@ class Linear(Op):
             if x.ndim != 2:
                 x = x.reshape((-1, x.shape[-1]))
                 grad = grad.reshape((-1, grad.shape[-1]))
-            grad_w = grad.T @ x
+            grad_w = matmul(grad.T, x, out=self.grad_out(1))
         if not bias:
             return grad_x, grad_w
-        return grad_x, grad_w, (grad if needs[2] else None)  # the engine sums it over the batch axes
+        grad_b = None
+        if needs[2]:
+            grad_b = grad if grad.ndim == 1 else sum_rows(grad, out=self.grad_out(2))
+        return grad_x, grad_w, grad_b

@@ -7,7 +7,7 @@ import numpy as np
 from ..autograd.engine import apply
 from ..tensor import Tensor, _make
 from .base import Op
-from .generic import constant, log_softmax, softmax
+from .generic import constant, log_softmax, multiply, softmax
 from .registry import as_input, register
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -148,7 +148,10 @@ class L2Penalty(Op):
 
     def backward(self, grad, *weights, out):
         scale = self.lam * grad
-        return tuple(w * scale if need else None for w, need in zip(weights, self.needs_grad))
+        return tuple(
+            multiply(w, scale, out=self.grad_out(i)) if need else None
+            for i, (w, need) in enumerate(zip(weights, self.needs_grad))
+        )
 
     def describe(self):
         return f"l2_penalty(lam={self.lam:g})"
