@@ -266,7 +266,14 @@ def _fill(tensor: Tensor, data: np.ndarray, node, requires_grad: bool) -> None:
 def _make(data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
     """A tensor around `data` as it is: the engine's fast path, with no checks and no copy."""
     tensor = _new(Tensor)
-    _fill(tensor, data, node, requires_grad)
+    # _fill's body, inlined: every op of every step makes a tensor here
+    tensor.data = data
+    tensor.grad = None
+    tensor._node = node
+    tensor._requires_grad = requires_grad
+    tensor.name = None
+    tensor._grad_buffer = None
+    tensor._hooks = None
     return tensor
 
 

@@ -26,26 +26,26 @@ def apply(op, *inputs: Tensor) -> Tensor:
         if len(inputs) == 2:
             a, b = inputs
             out = op.forward(a.data, b.data)
-            record = a._requires_grad or b._requires_grad
+            needs_grad = (a._requires_grad, b._requires_grad)
         elif len(inputs) == 1:
             a = inputs[0]
             out = op.forward(a.data)
-            record = a._requires_grad
+            needs_grad = (a._requires_grad,)
         elif len(inputs) == 3:  # linear with a bias
             a, b, c = inputs
             out = op.forward(a.data, b.data, c.data)
-            record = a._requires_grad or b._requires_grad or c._requires_grad
+            needs_grad = (a._requires_grad, b._requires_grad, c._requires_grad)
         else:
             out = op.forward(*[t.data for t in inputs])
-            record = any([t._requires_grad for t in inputs])
+            needs_grad = tuple([t._requires_grad for t in inputs])
     except ValueError as error:
         shapes = " and ".join(str(t.data.shape) for t in inputs)
         raise ValueError(f"{op.name}: input shapes {shapes}: {error}") from None
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)  # NumPy returns scalars for 0-d results; a tensor always holds an ndarray
-    if record and _GradMode.enabled:
+    if True in needs_grad and _GradMode.enabled:
         op.inputs = inputs
-        op.needs_grad = tuple([t._requires_grad for t in inputs])
+        op.needs_grad = needs_grad
         op.sequence_nr = next(_recorded)  # backward runs nodes from the latest recorded down
         op.out = out
         op.hooks = None
@@ -119,6 +119,7 @@ def _walk(roots, seeds, retain_graph, create_graph, capture):
             _collect(captured, node, grad, shared, create_graph)
         inputs = node.inputs
         if create_graph:
+            node.grad_owned = False  # Tensors are never overwritten
             input_grads = node.backward(grad, *inputs, out=_make(node.out, True, node))
         else:
             # An op may overwrite `grad` only if nothing else can see it: a fresh array (not a view) that no
@@ -188,15 +189,15 @@ def sum_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def _mark_aliases(input_grads: tuple, shared: set) -> None:
     """Mark arrays that an op handed to more than one input (itself, or a view of it) as shared."""
-    seen = set()
+    seen = []
     for grad in input_grads:
-        if grad is None:
-            continue
-        base = grad.base
-        key = id(grad if base is None else base)
-        if key in seen:
-            shared.add(key)
-        seen.add(key)
+        if grad is not None:
+            base = grad.base
+            root = grad if base is None else base
+            for other in seen:
+                if other is root:
+                    shared.add(id(root))
+            seen.append(root)
 
 
 def _run_hooks(hooks: list, grad, create_graph: bool, owner):
