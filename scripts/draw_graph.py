@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import tensorgrad as tg
-from models import MLP
 from tensorgrad.files import write_bytes_atomically
+from tensorgrad.models import MLP
 from tensorgrad.viz import draw_graph
 
 FORMATS = ("svg", "png", "pdf", "dot")
