@@ -1,7 +1,7 @@
 """Draw the graph of one training step of the Fashion-MNIST MLP (784-196-64-10) to an image file.
 
-python scripts/draw_graph.py --out graph.svg           # or .png, .pdf, .dot
-python scripts/draw_graph.py --out graph.png --rankdir LR --grad-norm
+tensorgrad draw --out graph.svg           # or .png, .pdf, .dot
+tensorgrad draw --out graph.png --rankdir LR --grad-norm
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def mlp_training_step_graph(batch_size: int = 32, l2: float = 1e-4, seed: int = 
     return loss, dict(model.named_parameters())
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, prog: str = "tensorgrad draw") -> int:
+    """Run `tensorgrad draw` with `argv` (default: the command line); returns the exit code."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("graph.svg"), help="output file; format from suffix")
     parser.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB", help="layout direction")
     parser.add_argument("--grad-norm", action="store_true", help="show the L2 norm of each gradient")
