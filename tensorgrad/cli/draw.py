@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 
 import tensorgrad as tg
+from tensorgrad.cli.argtypes import report_error
 from tensorgrad.files import write_bytes_atomically
 from tensorgrad.models import MLP
+from tensorgrad.optional import MissingDependencyError, require
 from tensorgrad.viz import draw_graph
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -48,6 +50,10 @@ def main(argv=None, prog: str = "tensorgrad draw") -> int:
     if fmt not in FORMATS:
         parser.error(f"--out must end in one of {', '.join('.' + f for f in FORMATS)}, not {args.out.name!r}")
 
+    try:
+        require("graphviz", "drawing the graph")
+    except MissingDependencyError as error:
+        return report_error(error, prog)
     loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
     graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
     data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
