@@ -106,10 +106,12 @@ def export(
         value = builder.value(tensor)
         if value.name != name:  # a leaf, or a tensor returned twice
             builder.node("Identity", [value.name], name)
-        graph_outputs.append(_value_info(onnx, name, value, dynamic_batch, len(example)))
-    input_info = _value_info(
-        onnx, input_names[0], builder.value(example), dynamic_batch, len(example), force_batch=True
-    )
+        # the element type only: the shape (symbolic where it follows the batch) comes from shape inference
+        graph_outputs.append(onnx.helper.make_tensor_value_info(name, builder.onnx_dtype(value.dtype), None))
+    shape = list(example.shape)
+    if dynamic_batch:
+        shape[0] = BATCH_DIM
+    input_info = onnx.helper.make_tensor_value_info(input_names[0], builder.onnx_dtype(example.dtype), shape)
     graph = onnx.helper.make_graph(
         builder.nodes, "tensorgrad", [input_info], graph_outputs, initializer=builder.initializers
     )
@@ -119,6 +121,9 @@ def export(
     )
     # the oldest IR version that carries this opset, so that older runtimes can load the file too
     model_proto.ir_version = onnx.helper.find_min_ir_version_for(opset_ids)
+    inferred = onnx.shape_inference.infer_shapes(model_proto, strict_mode=True, data_prop=True)
+    model_proto.graph.ClearField("output")
+    model_proto.graph.output.extend(inferred.graph.output)
     onnx.checker.check_model(model_proto, full_check=True)
     write_bytes_atomically(path, model_proto.SerializeToString())
     return model_proto
@@ -285,12 +290,3 @@ def _ops_in_order(outputs) -> list:
         stack.append((tensor, True))
         stack.extend((t, False) for t in reversed(op.inputs) if id(t) not in seen)
     return ordered
-
-
-def _value_info(onnx, name: str, value: Value, dynamic_batch: bool, batch: int, force_batch: bool = False):
-    """The declared type of a graph input or output: "batch" as its first axis when it follows the input."""
-    shape = list(value.shape)
-    follows_input = value.from_input and shape and shape[0] == batch
-    if dynamic_batch and (force_batch or follows_input):
-        shape[0] = BATCH_DIM
-    return onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), shape)

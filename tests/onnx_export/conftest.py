@@ -5,6 +5,7 @@ The tests use the real `onnx` checker and onnxruntime (CPU), on purpose: without
 
 from __future__ import annotations
 
+import onnx
 import onnxruntime
 import pytest
 
@@ -17,6 +18,17 @@ def run_onnx(path, *inputs) -> list:
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     return session.run(None, dict(zip(names, inputs)))
+
+
+def declared_shapes(path) -> list[tuple]:
+    """The shape each output of the ONNX model at `path` declares: ints, and names for symbolic axes."""
+    outputs = onnx.load(str(path)).graph.output
+    return [tuple(d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim) for o in outputs]
+
+
+def fits(declared: tuple, shape: tuple) -> bool:
+    """True if an actual `shape` matches a `declared` one (a symbolic axis matches any size)."""
+    return len(declared) == len(shape) and all(isinstance(d, str) or d == n for d, n in zip(declared, shape))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import tensorgrad.functional as F
 from tensorgrad import nn, ops
 from tensorgrad.onnx import EMITTERS
 
-from .conftest import run_onnx
+from .conftest import declared_shapes, fits, run_onnx
 
 RNG = np.random.default_rng(0)
 W = tg.tensor(RNG.standard_normal((5, 3), dtype=np.float32), requires_grad=True)
@@ -133,11 +133,13 @@ def test_op_gives_what_tensorgrad_gives(name, tmp_path):
     assert case.op in recorded_ops(case.fn, x)
     path = tmp_path / f"{name}.onnx"
     tg.onnx.export(case.fn, x, path, opset=case.opset, dynamic_batch=case.batch_free)
+    (declared,) = declared_shapes(path)
     for batch in (case.shape[0], case.shape[0] + 3) if case.batch_free else (case.shape[0],):
         x = example(batch)
         with tg.no_grad():
             expected = case.fn(tg.tensor(x)).data
         (got,) = run_onnx(path, x)
         assert (got.shape, got.dtype) == (expected.shape, expected.dtype)
+        assert fits(declared, got.shape), (declared, got.shape)
         tolerance = 1e-5 if expected.dtype == np.float32 else 1e-12
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
