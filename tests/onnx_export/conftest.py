@@ -5,6 +5,8 @@ The tests use the real `onnx` checker and onnxruntime (CPU), on purpose: without
 
 from __future__ import annotations
 
+import sys
+
 import onnx
 import onnxruntime
 import pytest
@@ -43,6 +45,9 @@ def trained_run(tmp_path_factory, fashion):
     config = TrainConfig(
         max_train_examples=4000, val_size=1000, batch_size=40, epochs=3, seed=7, download=False
     )
-    outcome = train_run(config, run_dir, dataset=fashion, log=lambda line: None, progress=False)
+    with pytest.MonkeyPatch.context() as patch:  # no pictures: drawing them takes longer than the training
+        for library in ("matplotlib", "graphviz"):
+            patch.setitem(sys.modules, library, None)
+        outcome = train_run(config, run_dir, dataset=fashion, log=lambda line: None, progress=False)
     assert outcome.exit_code == 0
     return run_dir
