@@ -202,29 +202,7 @@ def getitem(g, op, inputs, out):
             f"getitem with index {op.index!r}: of the indexing with arrays, only one 1-D integer array "
             "(or boolean mask) among slices is mapped"
         )
-    starts, ends, axes, steps, squeezed, inserted = [], [], [], [], [], []
-    axis = position = 0  # the input axis and the output axis the next part applies to
-    for part in parts:
-        if part is None:
-            inserted.append(position)
-            position += 1
-            continue
-        if isinstance(part, int):
-            starts.append(part)
-            ends.append(part + 1 if part != -1 else _INT64_MAX)
-            steps.append(1)
-            axes.append(axis)
-            squeezed.append(axis)
-        elif isinstance(part, slice) and part != slice(None):
-            step = 1 if part.step is None else int(part.step)
-            forward = step > 0
-            starts.append(int(part.start) if part.start is not None else (0 if forward else _INT64_MAX))
-            ends.append(int(part.stop) if part.stop is not None else (_INT64_MAX if forward else _INT64_MIN))
-            steps.append(step)
-            axes.append(axis)
-        if not isinstance(part, int):
-            position += 1
-        axis += 1
+    starts, ends, axes, steps, squeezed, inserted = _slices(parts)
     result = x.name
     last = not squeezed and not inserted and not arrays
     if axes:
@@ -248,6 +226,38 @@ def getitem(g, op, inputs, out):
         g.node("Identity", [result], out.name)
 
 
+def _slices(parts: list) -> tuple:
+    """What Slice, Squeeze and Unsqueeze need for the int, slice and None parts of an index: starts, ends,
+    axes and steps of the sliced axes, the axes of the ints (to squeeze), and where the Nones go."""
+    starts, ends, axes, steps, squeezed, inserted = [], [], [], [], [], []
+    axis = position = 0  # the input axis and the output axis the next part applies to
+    for part in parts:
+        if part is None:
+            inserted.append(position)
+            position += 1
+            continue
+        if isinstance(part, int):
+            starts.append(part)
+            ends.append(part + 1 if part != -1 else _INT64_MAX)
+            steps.append(1)
+            axes.append(axis)
+            squeezed.append(axis)
+        else:
+            if isinstance(part, slice) and part != slice(None):
+                step = 1 if part.step is None else int(part.step)
+                forward = step > 0
+                # a missing bound is the end the step runs from or to; ONNX clamps these to the axis
+                starts.append(int(part.start) if part.start is not None else (0 if forward else _INT64_MAX))
+                ends.append(
+                    int(part.stop) if part.stop is not None else (_INT64_MAX if forward else _INT64_MIN)
+                )
+                steps.append(step)
+                axes.append(axis)
+            position += 1
+        axis += 1
+    return starts, ends, axes, steps, squeezed, inserted
+
+
 def _expand_index(index, ndim: int) -> list:
     """The parts of a NumPy index, one per input axis (Ellipsis expanded), plus the Nones; ints as int,
     arrays (and boolean masks, as their indices) as 1-D int64 arrays."""
@@ -262,6 +272,9 @@ def _expand_index(index, ndim: int) -> list:
             converted.append(int(part))
         else:
             array = np.asarray(part)
+            if array.ndim == 0 and array.dtype.kind in "iu":  # NumPy reads it as an int
+                converted.append(int(array))
+                continue
             if array.dtype == bool:
                 if array.ndim != 1:
                     raise UnsupportedOpError("getitem with a boolean mask of more than one dimension")
