@@ -19,7 +19,7 @@ format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 
 graph:
-	$(PY) scripts/draw_graph.py --out graph.svg --grad-norm
+	$(PY) -m tensorgrad.cli.draw --out graph.svg --grad-norm
 
 bench:
 	$(PY) benchmarks/mlp_epoch.py

@@ -22,9 +22,9 @@ import tracemalloc
 
 import numpy as np
 
-from models import MLP
-from models.numpy_reference import HandwrittenMLPTrainer
 from tensorgrad import optim
+from tensorgrad.models import MLP
+from tensorgrad.models.numpy_reference import HandwrittenMLPTrainer
 
 SIZES = (784, 196, 64, 10)
 KEEP_PROB = 0.9

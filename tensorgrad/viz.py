@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import html
 from collections import deque
+from typing import TYPE_CHECKING
 
-import graphviz
 import numpy as np
 
+from .optional import require
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    import graphviz
 
 RELEASED_GRAPH_MESSAGE = (
     "draw_graph: the graph behind this tensor was released by backward(), so its ops no longer know their "
@@ -75,6 +79,7 @@ def draw_graph(
         raise ValueError(f"draw_graph: collapse_runs must be at least 2 (or None), not {collapse_runs}")
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1 (or None), not {max_nodes}")
+    graphviz = require("graphviz", "draw_graph")  # imported here: `import tensorgrad` needs NumPy alone
 
     uses = _count_uses(root)
     param_names = {id(tensor): name for name, tensor in (params or {}).items()}

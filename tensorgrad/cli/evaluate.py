@@ -11,9 +11,9 @@ from ..training import evaluate_checkpoint
 from . import argtypes as types
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "tensorgrad-evaluate") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tensorgrad-evaluate",
+        prog=prog,
         description="Evaluate a checkpoint on the Fashion-MNIST test set (10,000 images).",
     )
     parser.add_argument(
@@ -27,9 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "tensorgrad-evaluate") -> int:
     """Run `tensorgrad-evaluate` with `argv` (default: the command line); returns the exit code."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         results = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, download=args.download)

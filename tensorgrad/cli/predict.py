@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from ..data import FASHION_MNIST_CLASSES
+from ..optional import MissingDependencyError
 from ..training import load_image, load_trained_model, predict
 from ..training.inference import looks_inverted
 from . import argtypes as types
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "tensorgrad-predict") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tensorgrad-predict",
+        prog=prog,
         description="Print the Fashion-MNIST class (and its probability) of image files, from a checkpoint.",
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -48,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "tensorgrad-predict") -> int:
     """Run `tensorgrad-predict` with `argv` (default: the command line); returns the exit code."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         model, _, _, _ = load_trained_model(args.checkpoint)
         images = np.stack([load_image(path, invert=args.invert) for path in args.images])
-    except (*types.USER_ERRORS, OSError) as error:  # OSError: Pillow's "cannot identify image file"
+    except (*types.USER_ERRORS, OSError, MissingDependencyError) as error:  # OSError: not an image file
         return types.report_error(error, parser.prog)
     for path, image, prediction in zip(args.images, images, predict(model, images)):
         if args.top == 1:

@@ -27,11 +27,11 @@ and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 bad flags, 130 
 RESUME_FLAGS = {"data_dir", "download"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
     defaults = TrainConfig()
     # SUPPRESS: the namespace then holds only the flags given, which is what lets them override a preset.
     parser = argparse.ArgumentParser(
-        prog="tensorgrad-train",
+        prog=prog,
         description="Train the Fashion-MNIST MLP with tensorgrad and write a run folder.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -158,9 +158,9 @@ def config_from_flags(flags: dict) -> TrainConfig:
     return TrainConfig(**settings)
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "tensorgrad-train") -> int:
     """Run `tensorgrad-train` with `argv` (default: the command line); returns the exit code."""
-    parser = build_parser()
+    parser = build_parser(prog)
     flags = vars(parser.parse_args(argv))
     out, resume, progress = flags.pop("out", None), flags.pop("resume", None), flags.pop("progress", None)
     log = _print_flushed

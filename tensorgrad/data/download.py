@@ -25,9 +25,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from tqdm import tqdm
-
 from ..files import atomic_writer
+from ..progress import progress_bar
 
 __all__ = ["DownloadError", "download_file"]
 
@@ -113,7 +112,7 @@ def _stream_to(url: str, file: BinaryIO, timeout: float, progress: bool, label: 
         length = response.headers.get("Content-Length")
         expected = int(length) if length is not None and length.strip().isdigit() else None
         received = 0
-        with tqdm(
+        with progress_bar(
             total=expected,
             desc=label,
             unit="B",

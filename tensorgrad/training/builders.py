@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import optim
+from ..models.mlp import MLP
 from .config import TrainConfig
 
 #: the independent random streams of a run, all derived from its seed
@@ -23,9 +24,6 @@ def seed_generators(seed: int) -> dict[str, np.random.Generator]:
 
 def build_model(config: TrainConfig, rng: np.random.Generator | int | None = None):
     """The MLP of `config` (sizes, activation, keep_prob), initialized from `rng`."""
-    # Imported here: `models` sits next to the package and imports tensorgrad itself.
-    from models.mlp import MLP
-
     return MLP(config.sizes, activation=config.activation, keep_prob=config.keep_prob, rng=rng)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from ..data import FASHION_MNIST_CLASSES, load_fashion_mnist, to_float32
+from ..optional import require
 from .builders import build_model
 from .checkpoint import CheckpointError, load_checkpoint, load_model_state
 from .config import NUM_CLASSES, TrainConfig
@@ -81,7 +82,8 @@ def load_image(path: str | os.PathLike[str], invert: bool = False) -> np.ndarray
     on a light background (a photo or a drawing) the right way round. An image that is not 28x28 is padded
     to a square with its own edge colour (keeping the item's proportions) and resized to 28x28.
     """
-    from PIL import Image, ImageOps  # imported here: only prediction needs Pillow
+    require("PIL", "reading image files")  # imported here: only prediction needs Pillow
+    from PIL import Image, ImageOps
 
     with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)

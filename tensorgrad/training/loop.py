@@ -18,6 +18,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..grad_mode import no_grad
+from ..progress import progress_bar
 from ..tensor import Tensor
 from .config import TrainConfig
 from .metrics import accuracy
@@ -273,13 +274,10 @@ def train_epoch(
     progress: bool | None = None,
 ) -> dict:
     """One pass over `loader`; returns the mean training loss and accuracy, and the number of skipped steps."""
-    # Imported here: tqdm is only needed while training.
-    from tqdm import tqdm
-
     model.train()
     steps = len(loader)
     loss_sum, correct, seen, skipped = 0.0, 0, 0, 0
-    bar = tqdm(
+    bar = progress_bar(
         loader,
         total=steps,
         desc=f"epoch {epoch}/{config.epochs}",

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..data import FASHION_MNIST_CLASSES, DataLoader, load_fashion_mnist, to_float32, train_val_split
 from ..files import write_bytes_atomically, write_json_atomically
+from ..optional import is_available
 from . import checkpoint as ckpt
 from .builders import build_model, build_optimizer, seed_generators
 from .config import NUM_CLASSES, TrainConfig
@@ -50,6 +51,9 @@ RUN_FILES = (
     CONFUSION_FILE,
     GRAPH_FILE,
 )
+
+#: the library each picture of the run folder needs (optional: without it, the picture is not drawn)
+PICTURE_LIBRARIES = {CURVES_FILE: "matplotlib", CONFUSION_FILE: "matplotlib", GRAPH_FILE: "graphviz"}
 
 #: exit codes of a run (the command-line tools return them)
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -200,7 +204,8 @@ class _Run:
 
     # ----- the session
     def execute(self) -> RunOutcome:
-        if not self.path(GRAPH_FILE).exists():
+        self.skipped_pictures = _note_missing_picture_libraries(self.log)
+        if GRAPH_FILE not in self.skipped_pictures and not self.path(GRAPH_FILE).exists():
             self._draw_graph()
         if self.state.finished:
             self.log(f"{self.run_dir} had already finished training; writing its results again")
@@ -328,14 +333,15 @@ class _Run:
             "confusion_matrix": confusion.tolist(),
         }
         write_json_atomically(self.path(RESULTS_FILE), results)
-        if state.history:
+        if state.history and CURVES_FILE not in self.skipped_pictures:
             plot_curves(state.history, state.early_stopping.best_epoch or None, self.path(CURVES_FILE))
-        plot_confusion(
-            confusion,
-            FASHION_MNIST_CLASSES,
-            self.path(CONFUSION_FILE),
-            title=f"test set, accuracy {test.accuracy:.2%} (best epoch {results['best_epoch']})",
-        )
+        if CONFUSION_FILE not in self.skipped_pictures:
+            plot_confusion(
+                confusion,
+                FASHION_MNIST_CLASSES,
+                self.path(CONFUSION_FILE),
+                title=f"test set, accuracy {test.accuracy:.2%} (best epoch {results['best_epoch']})",
+            )
         self.log(
             f"test accuracy {test.accuracy:.2%}, test loss {test.loss:.4f} (best epoch {results['best_epoch']} "
             f"of {state.epoch}; {results['stop_reason']}); {results['wall_seconds']:.0f}s; run folder {self.run_dir}"
@@ -350,3 +356,19 @@ class _Run:
             save_training_graph(self.model, x, y, self.config.l2, self.path(GRAPH_FILE))
         except graphviz.ExecutableNotFound:
             self.log(f"warning: Graphviz's `dot` program was not found, so {GRAPH_FILE} was not drawn")
+
+
+def _note_missing_picture_libraries(log) -> list[str]:
+    """The pictures that cannot be drawn for lack of a library, said in one line to `log`."""
+    missing = [library for library in dict.fromkeys(PICTURE_LIBRARIES.values()) if not is_available(library)]
+    skipped = [name for name, library in PICTURE_LIBRARIES.items() if library in missing]
+    if skipped:
+        log(
+            f"note: {_and(skipped)} will not be drawn: {_and(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed (pip install tensorgrad[train] installs them)"
+        )
+    return skipped
+
+
+def _and(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]

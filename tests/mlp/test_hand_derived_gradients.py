@@ -7,8 +7,8 @@ import pytest
 
 import tensorgrad as tg
 import tensorgrad.functional as F
-from models import MLP
-from models.numpy_reference import forward_backward
+from tensorgrad.models import MLP
+from tensorgrad.models.numpy_reference import forward_backward
 
 
 def engine_and_reference(activation="relu", keep_prob=0.9, l2=0.01, batch=16, sizes=(784, 196, 64, 10)):

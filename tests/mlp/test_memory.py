@@ -8,8 +8,8 @@ import weakref
 
 import numpy as np
 
-from models import MLP
 from tensorgrad import optim
+from tensorgrad.models import MLP
 
 
 def test_graph_of_a_training_step_is_freed_after_backward():

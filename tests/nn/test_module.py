@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from models import MLP
 from tensorgrad import nn
+from tensorgrad.models import MLP
 
 
 class TwoLayer(nn.Module):

@@ -229,7 +229,7 @@ def test_backward_writes_into_the_flat_gradient_and_step_reads_it_there(set_to_n
 
 def test_gradients_written_straight_into_the_flat_buffer_equal_the_ordinary_ones():
     """Linear and l2_penalty write a first gradient into the optimizer's buffer; the values must not change."""
-    from models import MLP
+    from tensorgrad.models import MLP
 
     x = np.random.default_rng(0).random((16, 784), dtype=np.float32)
     y = np.arange(16) % 10

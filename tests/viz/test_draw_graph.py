@@ -5,20 +5,19 @@ Rendering uses the real Graphviz `dot` program on purpose: without it these test
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tensorgrad as tg
 import tensorgrad.viz
+from tensorgrad.cli.draw import mlp_training_step_graph
 from tensorgrad.viz import draw_graph
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "draw_graph.py"
+DRAW_COMMAND = [sys.executable, "-m", "tensorgrad.cli.draw"]
 
 NODE_LINE = re.compile(r"^\t(\w+) \[(.*)\]$")
 EDGE_LINE = re.compile(r"^\t(\w+) -> (\w+)")
@@ -53,16 +52,9 @@ def small_expression():
     return ((a * b) + c).sum(), a, b, c
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("draw_graph_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def mlp_step():
-    return load_script().mlp_training_step_graph()
+    return mlp_training_step_graph()
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +180,7 @@ def test_identical_expressions_give_identical_source(mlp_step):
     first, second = small_expression()[0], small_expression()[0]
     assert draw_graph(first).source == draw_graph(second).source
     loss, params = mlp_step
-    again, again_params = load_script().mlp_training_step_graph()
+    again, again_params = mlp_training_step_graph()
     assert (
         draw_graph(loss, params, show_grad_norm=True).source
         == draw_graph(again, again_params, show_grad_norm=True).source
@@ -277,7 +269,7 @@ def test_package_module_is_importable():
 def test_script_writes_the_graph(tmp_path, filename, extra_args, magic):
     out = tmp_path / "nested" / filename
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--out", str(out), *extra_args],
+        [*DRAW_COMMAND, "--out", str(out), *extra_args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -295,7 +287,7 @@ def test_script_writes_the_graph(tmp_path, filename, extra_args, magic):
 
 def test_script_rejects_an_unknown_format(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--out", str(tmp_path / "graph.jpeg")],
+        [*DRAW_COMMAND, "--out", str(tmp_path / "graph.jpeg")],
         capture_output=True,
         text=True,
         timeout=120,

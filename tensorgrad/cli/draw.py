@@ -1,7 +1,7 @@
 """Draw the graph of one training step of the Fashion-MNIST MLP (784-196-64-10) to an image file.
 
-python scripts/draw_graph.py --out graph.svg           # or .png, .pdf, .dot
-python scripts/draw_graph.py --out graph.png --rankdir LR --grad-norm
+tensorgrad draw --out graph.svg           # or .png, .pdf, .dot
+tensorgrad draw --out graph.png --rankdir LR --grad-norm
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 
 import tensorgrad as tg
-from models import MLP
+from tensorgrad.cli.argtypes import report_error
 from tensorgrad.files import write_bytes_atomically
+from tensorgrad.models import MLP
+from tensorgrad.optional import MissingDependencyError, require
 from tensorgrad.viz import draw_graph
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -34,8 +36,9 @@ def mlp_training_step_graph(batch_size: int = 32, l2: float = 1e-4, seed: int = 
     return loss, dict(model.named_parameters())
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, prog: str = "tensorgrad draw") -> int:
+    """Run `tensorgrad draw` with `argv` (default: the command line); returns the exit code."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("graph.svg"), help="output file; format from suffix")
     parser.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB", help="layout direction")
     parser.add_argument("--grad-norm", action="store_true", help="show the L2 norm of each gradient")
@@ -47,6 +50,10 @@ def main(argv=None) -> int:
     if fmt not in FORMATS:
         parser.error(f"--out must end in one of {', '.join('.' + f for f in FORMATS)}, not {args.out.name!r}")
 
+    try:
+        require("graphviz", "drawing the graph")
+    except MissingDependencyError as error:
+        return report_error(error, prog)
     loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
     graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
     data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)

@@ -1,0 +1,109 @@
+"""What export refuses, with an error that says why (no file is written), and the edges it handles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+from tensorgrad import ops
+from tensorgrad.onnx import ExportError, UnsupportedOpError
+from tensorgrad.tensor import apply
+
+from .conftest import run_onnx
+
+X = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+
+
+class Cube(ops.Op):
+    """An op nobody mapped to ONNX."""
+
+    __slots__ = ()
+    name = "cube"
+
+    def forward(self, a):
+        return a**3
+
+    def backward(self, grad):
+        return (grad * 3 * self.inputs[0].data ** 2,)
+
+
+def export_error(fn, tmp_path, error=ExportError, **options) -> str:
+    path = tmp_path / "model.onnx"
+    with pytest.raises(error) as info:
+        tg.onnx.export(fn, X, path, **options)
+    assert not path.exists()
+    return str(info.value)
+
+
+def test_an_op_without_a_mapping_is_named(tmp_path):
+    message = export_error(lambda x: apply(Cube(), x.relu()), tmp_path, UnsupportedOpError)
+    assert message == (
+        f"cannot export op Cube ('cube', {__name__}) to ONNX: it has no mapping; "
+        "add one with @emitter(Cube) in tensorgrad/onnx/emitters.py"
+    )
+
+
+def test_a_subclass_of_a_mapped_op_is_not_mistaken_for_it(tmp_path):
+    class Doubled(ops.Exp):
+        __slots__ = ()
+
+        def forward(self, a):
+            return 2 * np.exp(a)
+
+    assert "cannot export op Doubled" in export_error(
+        lambda x: apply(Doubled(), x), tmp_path, UnsupportedOpError
+    )
+
+
+def test_indexing_that_is_not_mapped_says_so(tmp_path):
+    message = export_error(lambda x: x[[0, 1], [1, 2]], tmp_path, UnsupportedOpError)
+    assert message.startswith("getitem with index ([0, 1], [1, 2]): ")
+
+
+def test_a_reshape_that_fixes_the_batch_size_needs_a_static_batch(tmp_path):
+    message = export_error(lambda x: x.reshape(2, 6), tmp_path, UnsupportedOpError)
+    assert message == (
+        "reshape of (4, 3) to (2, 6) fixes the batch size at 4; keep the batch as the first axis, "
+        "or export with dynamic_batch=False"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ({"output_names": ("a", "b")}, "the model returned 1 output(s) but output_names has 2"),
+        ({"input_names": ("x", "y")}, "input_names needs one name"),
+        ({"input_names": ("x",), "output_names": ("x",)}, "input and output names must all differ"),
+        ({"opset": 12}, "opset must be in [13, "),
+    ],
+)
+def test_bad_options(options, complaint, tmp_path):
+    assert complaint in export_error(lambda x: x.relu(), tmp_path, **options)
+
+
+def test_the_example_input_must_be_floating_point(tmp_path):
+    with pytest.raises(
+        ExportError, match="example_input must be a floating-point array or tensor, not dtype int64"
+    ):
+        tg.onnx.export(lambda x: x, np.arange(3), tmp_path / "m.onnx")
+
+
+def test_several_outputs_a_repeated_one_and_the_input_itself(tmp_path):
+    def model(x):
+        probabilities = x.softmax(axis=1)
+        return x, probabilities, probabilities
+
+    path = tmp_path / "m.onnx"
+    tg.onnx.export(model, X, path, output_names=("same", "p", "p_again"))
+    same, p, p_again = run_onnx(path, X)
+    np.testing.assert_array_equal(same, X)
+    np.testing.assert_allclose(p, tg.tensor(X).softmax(axis=1).data, atol=1e-6)
+    np.testing.assert_array_equal(p_again, p)
+
+
+def test_export_records_even_under_no_grad(tmp_path):
+    with tg.no_grad():
+        tg.onnx.export(lambda x: x.tanh() * 2, X, tmp_path / "m.onnx")
+        assert not tg.is_grad_enabled()
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X)[0], np.tanh(X) * 2, atol=1e-6)
