@@ -9,8 +9,7 @@ graphviz, onnx) are imported only where they are used (see `tensorgrad.optional`
 import importlib
 
 # autograd first: the ops register themselves through its engine
-from . import autograd, ops  # noqa: I001
-from . import func, functional, nn, optim, random, viz
+from . import autograd, func, functional, nn, ops, optim, random, viz
 from .factories import ones, randn, tensor, zeros
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -36,30 +35,31 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 
-__all__ = sorted(
-    [
-        *_FUNCTIONS,
-        *_LAZY_SUBMODULES,
-        "GradcheckError",
-        "Tensor",
-        "autograd",
-        "enable_grad",
-        "func",
-        "functional",
-        "gradcheck",
-        "gradgradcheck",
-        "is_grad_enabled",
-        "manual_seed",
-        "nn",
-        "no_grad",
-        "ones",
-        "ops",
-        "optim",
-        "randn",
-        "random",
-        "set_grad_enabled",
-        "tensor",
-        "viz",
-        "zeros",
-    ]
-)
+__all__ = [
+    "GradcheckError",
+    "Tensor",
+    "autograd",
+    "data",
+    "enable_grad",
+    "func",
+    "functional",
+    "gradcheck",
+    "gradgradcheck",
+    "is_grad_enabled",
+    "manual_seed",
+    "models",
+    "nn",
+    "no_grad",
+    "ones",
+    "onnx",
+    "ops",
+    "optim",
+    "randn",
+    "random",
+    "set_grad_enabled",
+    "tensor",
+    "training",
+    "viz",
+    "zeros",
+]
+__all__ += sorted(_FUNCTIONS)  # every registered op, as tg.<name>

@@ -22,9 +22,13 @@ def _prepare(args, argnums):
     for position in positions:
         value = args[position]
         if not isinstance(value, Tensor):
-            raise TypeError(f"argument {position} must be a Tensor to be differentiated, got {type(value).__name__}")
+            raise TypeError(
+                f"argument {position} must be a Tensor to be differentiated, got {type(value).__name__}"
+            )
         if value.dtype.kind not in "fc":
-            raise TypeError(f"argument {position} must be floating point to be differentiated, not {value.dtype}")
+            raise TypeError(
+                f"argument {position} must be floating point to be differentiated, not {value.dtype}"
+            )
         if value.requires_grad:
             nested = True  # an outer transform (or the caller) differentiates through this one
         else:
@@ -64,7 +68,8 @@ def value_and_grad(f, argnums=0, has_aux: bool = False):
                     value, [prepared[p] for p in positions], create_graph=nested, allow_unused=True
                 )
                 grads = tuple(
-                    g if g is not None else _make(np.zeros_like(prepared[p].data)) for g, p in zip(grads, positions)
+                    g if g is not None else _make(np.zeros_like(prepared[p].data))
+                    for g, p in zip(grads, positions)
                 )
         result = grads[0] if isinstance(argnums, int) else grads
         if not nested:
@@ -88,7 +93,7 @@ def grad(f, argnums=0, has_aux: bool = False):
 def vjp(f, *primals, has_aux: bool = False):
     """(f(*primals), vjp_fn): vjp_fn(cotangent) gives cotangent^T J for each primal, as a tuple."""
     with enable_grad():
-        prepared, positions, nested = _prepare(primals, tuple(range(len(primals))))
+        prepared, _, nested = _prepare(primals, tuple(range(len(primals))))
         out = f(*prepared)
         aux = None
         if has_aux:
@@ -97,14 +102,18 @@ def vjp(f, *primals, has_aux: bool = False):
         raise TypeError(f"vjp: the function must return a Tensor, got {type(out).__name__}")
 
     def vjp_fn(cotangent):
-        cotangent = cotangent if isinstance(cotangent, Tensor) else _make(np.asarray(cotangent, dtype=out.dtype))
+        cotangent = (
+            cotangent if isinstance(cotangent, Tensor) else _make(np.asarray(cotangent, dtype=out.dtype))
+        )
         if cotangent.shape != out.shape:
             raise ValueError(f"vjp: cotangent of shape {cotangent.shape} for an output of shape {out.shape}")
         if not out.requires_grad:
             return tuple(_make(np.zeros_like(p.data)) for p in prepared)
         with enable_grad():
             record = nested or cotangent.requires_grad
-            grads = autograd_grad(out, prepared, cotangent, retain_graph=True, create_graph=record, allow_unused=True)
+            grads = autograd_grad(
+                out, prepared, cotangent, retain_graph=True, create_graph=record, allow_unused=True
+            )
         return tuple(g if g is not None else _make(np.zeros_like(p.data)) for g, p in zip(grads, prepared))
 
     value = out if nested else out.detach()
@@ -164,12 +173,12 @@ def jacrev(f, argnums=0):
                 if not out.requires_grad:
                     grads = (None,) * len(wrt)
                 else:
-                    grads = autograd_grad(flat_out[k], wrt, retain_graph=True, create_graph=nested, allow_unused=True)
+                    grads = autograd_grad(
+                        flat_out[k], wrt, retain_graph=True, create_graph=nested, allow_unused=True
+                    )
                 for row, g, x in zip(rows, grads, wrt):
                     row.append((g if g is not None else _make(np.zeros_like(x.data))).reshape(-1))
-            jacobians = tuple(
-                _stack_rows(row, out.shape + x.shape, x.dtype) for row, x in zip(rows, wrt)
-            )
+            jacobians = tuple(_stack_rows(row, out.shape + x.shape, x.dtype) for row, x in zip(rows, wrt))
         return jacobians[0] if isinstance(argnums, int) else jacobians
 
     return wrapped

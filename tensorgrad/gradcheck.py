@@ -68,7 +68,9 @@ def _outputs(out) -> tuple:
     outputs = out if isinstance(out, tuple) else (out,)
     for output in outputs:
         if not isinstance(output, Tensor):
-            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(output).__name__}")
+            raise TypeError(
+                f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(output).__name__}"
+            )
     return outputs
 
 
@@ -158,5 +160,10 @@ def gradgradcheck(
         )
 
     return gradcheck(
-        first_derivatives, (*inputs, *grad_outputs), eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+        first_derivatives,
+        (*inputs, *grad_outputs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
     )

@@ -164,7 +164,9 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shares memory). Refuses tensors that require grad, as PyTorch does."""
         if self._requires_grad:
-            raise RuntimeError("can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+            raise RuntimeError(
+                "can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
+            )
         return self.data
 
     def item(self):
@@ -221,7 +223,9 @@ class Tensor:
     @property
     def retains_grad(self) -> bool:
         node = self._node
-        return node is not None and node.hooks is not None and any(isinstance(h, RetainGrad) for h in node.hooks)
+        return (
+            node is not None and node.hooks is not None and any(isinstance(h, RetainGrad) for h in node.hooks)
+        )
 
 
 class RemovableHandle:

@@ -1,7 +1,7 @@
 """Differentiation: `backward`, `grad` and custom `Function`s, with PyTorch's names and semantics."""
 
+from .api import backward, grad
 from .engine import apply, run_backward
 from .function import Function, FunctionCtx
-from .api import backward, grad
 
 __all__ = ["Function", "FunctionCtx", "apply", "backward", "grad", "run_backward"]

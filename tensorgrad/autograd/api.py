@@ -38,7 +38,11 @@ def grad(
     # a leaf is found by the tensor itself, an intermediate result by the op that made it
     keys = [target if target._node is None else target._node for target in targets]
     captured = run_backward(
-        roots, seeds, create_graph if retain_graph is None else retain_graph, create_graph, dict.fromkeys(keys)
+        roots,
+        seeds,
+        create_graph if retain_graph is None else retain_graph,
+        create_graph,
+        dict.fromkeys(keys),
     )
     results = []
     for position, key in enumerate(keys):
@@ -55,7 +59,9 @@ def grad(
     return tuple(results)
 
 
-def tensor_backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+def tensor_backward(
+    self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False
+) -> None:
     """Accumulate the gradient of this tensor into the `.grad` of every leaf it depends on.
 
     A non-scalar tensor needs `gradient`, the gradient of some scalar with respect to it (same shape).
@@ -99,7 +105,9 @@ def _seeds(roots: tuple, grads, create_graph: bool) -> list:
             continue
         array = seed.data if isinstance(seed, Tensor) else np.asarray(seed)
         if array.shape != root.shape:
-            raise ValueError(f"backward(grad): grad has shape {array.shape}, the tensor has shape {root.shape}")
+            raise ValueError(
+                f"backward(grad): grad has shape {array.shape}, the tensor has shape {root.shape}"
+            )
         if create_graph:
             seed = seed if isinstance(seed, Tensor) else _make(array)
             seeds.append(seed if seed.dtype == root.dtype else seed.to(root.dtype))

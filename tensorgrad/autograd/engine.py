@@ -66,7 +66,9 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture: 
     no pass over the graph is needed beforehand to count the uses.
     """
     previous_mode = _GradMode.enabled
-    _GradMode.enabled = create_graph  # a create_graph backward records its ops; a first-order one runs on arrays
+    _GradMode.enabled = (
+        create_graph  # a create_graph backward records its ops; a first-order one runs on arrays
+    )
     WalkMode.leaf_buffers = not create_graph and capture is None
     try:
         return _walk(roots, seeds, retain_graph, create_graph, capture)
@@ -144,7 +146,9 @@ def _walk(roots, seeds, retain_graph, create_graph, capture):
                 continue
             data = tensor.data
             if input_grad.shape != data.shape:  # undo broadcasting
-                input_grad = input_grad.sum_to_size(data.shape) if create_graph else sum_to(input_grad, data.shape)
+                input_grad = (
+                    input_grad.sum_to_size(data.shape) if create_graph else sum_to(input_grad, data.shape)
+                )
             if input_grad.dtype is not data.dtype and input_grad.dtype != data.dtype:
                 input_grad = input_grad.to(data.dtype) if create_graph else input_grad.astype(data.dtype)
             child = tensor._node

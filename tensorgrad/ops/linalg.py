@@ -26,14 +26,14 @@ class MatMul(Op):
     def backward(self, grad, a, b, out):
         need_a, need_b = self.needs_grad
         # Work with matrices: a 1-D `a` is a row, a 1-D `b` a column, and the output grows the matching axis.
-        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
-        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+        a2 = a.reshape((1, *a.shape)) if a.ndim == 1 else a
+        b2 = b.reshape((*b.shape, 1)) if b.ndim == 1 else b
         g2 = grad
         # the column axis first: for vector @ vector the gradient is 0-d and has no axis -2 until then
         if b.ndim == 1:
-            g2 = g2.reshape(g2.shape + (1,))
+            g2 = g2.reshape((*g2.shape, 1))
         if a.ndim == 1:
-            g2 = g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:])
+            g2 = g2.reshape((*g2.shape[:-1], 1, g2.shape[-1]))
         grad_a = grad_b = None
         if need_a:
             grad_a = g2 @ b2.swapaxes(-1, -2)

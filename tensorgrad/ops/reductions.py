@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.engine import apply
+from ..tensor import _make
 from .base import Op
 from .generic import broadcast_to, constant
-from ..tensor import _make
 from .registry import as_input, expose, register
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from tensorgrad.ops import Op
 from tensorgrad.autograd import apply
+from tensorgrad.ops import Op
 
 from .helpers import leaf, normal
 

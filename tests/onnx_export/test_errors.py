@@ -7,8 +7,8 @@ import pytest
 
 import tensorgrad as tg
 from tensorgrad import ops
-from tensorgrad.onnx import ExportError, UnsupportedOpError
 from tensorgrad.autograd import apply
+from tensorgrad.onnx import ExportError, UnsupportedOpError
 
 from .conftest import run_onnx
 
