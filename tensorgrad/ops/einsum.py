@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autograd.engine import apply
 from .base import Op
-from .generic import einsum
+from .generic import broadcast_to, einsum
 from .registry import as_input, register
 
 _LETTERS = string.ascii_letters
@@ -132,7 +132,11 @@ class Einsum(Op):
                 extra_operands.append(np.ones(self.sizes[letter], dtype=dtype))
         spec = ",".join([self.output, *others, *extra_terms]) + "->" + "".join(target)
         operands = [grad, *[x for i, x in enumerate(inputs) if i != k], *extra_operands]
-        return einsum(spec, *operands)
+        result = einsum(spec, *operands)
+        # where this operand is longer than the others' size-1 axis it met, the gradient is constant along it
+        # (the engine then sums the opposite case, an axis of size 1 here that the others broadcast)
+        full = np.broadcast_shapes(result.shape, inputs[k].shape)
+        return result if full == result.shape else broadcast_to(result, full)
 
     def describe(self):
         return f"einsum({','.join(self.terms)}->{self.output})"
