@@ -148,10 +148,10 @@ def _general_cross_entropy(input, target, weight, ignore_index, reduction, label
                 loss.sum() * (1.0 / max(loss.data.size, 1)) if loss.data.size else loss.sum() * float("nan")
             )
         return loss.sum() if reduction == "sum" else loss
+    index, counted = _index_target(input, target, ignore_index, "cross_entropy")  # errors in this name
     loss = nll_loss(log_probs, target, weight, ignore_index, reduction)
     if not label_smoothing:
         return loss
-    index, counted = _index_target(input, target, ignore_index, "cross_entropy")
     # the smoothing term: the (weighted) mean of -log p over all classes, masked where the target is ignored
     weighted = log_probs if weights is None else log_probs * weights.reshape(along_classes)
     smooth = -weighted.sum(axis=axis) * counted.astype(input.dtype)
