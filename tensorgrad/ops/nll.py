@@ -21,6 +21,10 @@ def _class_axis(input) -> int:
 def _weights(weight, classes: int, dtype, function: str):
     if weight is None:
         return None
+    if isinstance(weight, str):  # the old cross_entropy(logits, target, reduction) order
+        raise TypeError(
+            f"{function}(): the third argument is weight, as in PyTorch; pass reduction={weight!r} by keyword"
+        )
     values = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
     if values.shape != (classes,):
         raise ValueError(

@@ -234,3 +234,10 @@ def test_an_unknown_reduction_is_refused(rng):
 
 def test_losses_are_functions_of_tg_too():
     assert tg.mse_loss is F.mse_loss and tg.cross_entropy is F.cross_entropy
+
+
+def test_a_reduction_given_where_pytorch_takes_the_weight_is_refused_with_a_hint(rng):
+    with pytest.raises(
+        TypeError, match=r"third argument is weight, as in PyTorch; pass reduction='sum' by keyword"
+    ):
+        F.cross_entropy(normal(rng, (2, 3)), np.array([0, 1]), "sum")
