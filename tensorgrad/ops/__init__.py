@@ -4,7 +4,24 @@ Importing a module of this package registers its ops (see `registry`): the funct
 `tensorgrad.functional.<name>` and the Tensor methods come from those registrations.
 """
 
-from . import elementwise, linalg, losses, reductions, shape, softmax  # noqa: F401  (registers the ops)
+from . import (  # noqa: F401  (registers the ops)
+    activations,
+    einsum,
+    elementwise,
+    indexing,
+    joining,
+    linalg,
+    losses,
+    nll,
+    normalization,
+    padding,
+    pointwise,
+    pointwise_losses,
+    reductions,
+    shape,
+    softmax,
+    statistics,
+)
 from .base import Op
 from .elementwise import Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh, Where
 from .linalg import Linear, MatMul

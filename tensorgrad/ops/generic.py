@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd import engine
 from ..tensor import Tensor
 from .registry import FUNCTIONS
+from .special import erf_array
 
 
 def matmul(a, b, out=None):
@@ -103,3 +104,47 @@ def is_basic_index(index) -> bool:
 def constant(x):
     """The values of `x` as an ndarray, for what a derivative treats as constant (masks, maxima, indices)."""
     return x.data if isinstance(x, Tensor) else x
+
+
+def sign(x):
+    """-1, 0 or 1 by the sign of `x`, as an ndarray: a derivative treats it as constant (it is, almost everywhere)."""
+    return np.sign(constant(x))
+
+
+def abs(x):
+    return x.abs() if isinstance(x, Tensor) else np.abs(x)
+
+
+def sin(x):
+    return x.sin() if isinstance(x, Tensor) else np.sin(x)
+
+
+def cos(x):
+    return x.cos() if isinstance(x, Tensor) else np.cos(x)
+
+
+def sigmoid(x):
+    if isinstance(x, Tensor):
+        return x.sigmoid()
+    return np.exp(-np.logaddexp(0, -x))  # as the sigmoid op computes it: no overflow for x << 0
+
+
+def erf(x):
+    return x.erf() if isinstance(x, Tensor) else erf_array(x)
+
+
+def flip(x, axes: tuple):
+    return x.flip(axes) if isinstance(x, Tensor) else np.flip(x, axes)
+
+
+def einsum(subscripts: str, *operands):
+    """np.einsum on ndarrays; on Tensors the recorded op (ndarray operands then count as constants)."""
+    if any(isinstance(op, Tensor) for op in operands):
+        return FUNCTIONS["einsum"](
+            subscripts, *[op if isinstance(op, Tensor) else Tensor(op) for op in operands]
+        )
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+def tanh(x):
+    return x.tanh() if isinstance(x, Tensor) else np.tanh(x)

@@ -7,8 +7,8 @@ import numpy as np
 from ..autograd.engine import apply
 from ..tensor import _make
 from .base import Op
-from .generic import broadcast_to, constant
-from .registry import as_input, expose, register
+from .generic import broadcast_to, constant, exp
+from .registry import FUNCTIONS, as_input, expose, register
 
 
 def normalize_axis(axis, ndim: int):
@@ -118,3 +118,83 @@ def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
 
 
 expose("argmax", argmax)
+
+
+@register("min")
+class Min(Max):
+    """Minimum over `axis`. Tied minima share the gradient equally (PyTorch's `amin` rule)."""
+
+    __slots__ = ()
+    name = "min"
+
+    def forward(self, a):
+        return np.asarray(a.min(axis=self.axis, keepdims=self.keepdims))
+
+
+# PyTorch's names for the values-only reductions (`max(dim)` there also returns the indices)
+expose("amax", Max.call)
+expose("amin", Min.call)
+
+
+def argmin(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Indices of the minima along `axis` (int64; no gradient)."""
+    x = as_input(x, "argmin")
+    axis = dim if dim is not None else axis
+    keepdims = keepdim if keepdim is not None else keepdims
+    return _make(np.asarray(x.data.argmin(axis=axis, keepdims=keepdims)))
+
+
+expose("argmin", argmin)
+
+
+def prod(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    """The product over `dim` (an int; None: all elements), as `torch.prod`.
+
+    Built from multiplications of halves (log2(n) levels), so the gradient of each element is the exact
+    product of all the others - zeros included, where dividing the product by the element would fail -
+    and it can be differentiated again.
+    """
+    x = as_input(x, "prod")
+    dim = axis if dim is None else dim
+    keepdim = keepdims if keepdims is not None else keepdim
+    if dim is None:
+        return _product_of_last_axis(x.reshape(-1))
+    (axis,) = normalize_axis(dim, x.ndim)
+    if x.ndim == 0:
+        return x
+    order = [ax for ax in range(x.ndim) if ax != axis] + [axis]
+    result = _product_of_last_axis(x.permute(order))
+    return result.reshape(*result.shape[:axis], 1, *result.shape[axis:]) if keepdim else result
+
+
+def _product_of_last_axis(x):
+    while x.shape[-1] > 1:
+        if x.shape[-1] % 2:  # an odd length: pad with a one, which changes no product
+            one = _make(np.ones((*x.shape[:-1], 1), dtype=x.dtype))
+            x = FUNCTIONS["cat"]([x, one], dim=-1)
+        x = x[..., 0::2] * x[..., 1::2]
+    if x.shape[-1] == 0:  # the empty product
+        return _make(np.ones(x.shape[:-1], dtype=x.dtype))
+    return x[..., 0]
+
+
+expose("prod", prod)
+
+
+@register("logsumexp")
+class LogSumExp(_Reduction):
+    """log(sum(exp(x))) over `dim`, shifted by the maximum so it is finite for any finite input."""
+
+    __slots__ = ()
+    name = "logsumexp"
+
+    def forward(self, a):
+        shift = np.maximum.reduce(a, axis=self.axis, keepdims=True) if a.size else np.zeros((), a.dtype)
+        shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: the answer is -inf, not nan
+        with np.errstate(divide="ignore"):
+            total = np.log(np.add.reduce(np.exp(a - shift), axis=self.axis, keepdims=True)) + shift
+        return total if self.keepdims else np.squeeze(total, axis=normalize_axis(self.axis, a.ndim))
+
+    def backward(self, grad, a, out):
+        # d/dx_i logsumexp(x) = softmax(x)_i = exp(x_i - logsumexp(x))
+        return self.kept(grad, a.shape) * exp(a - self.kept(out, a.shape))

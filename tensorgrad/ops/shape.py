@@ -7,7 +7,7 @@ import numpy as np
 from ..autograd.engine import apply, sum_to
 from ..tensor import Tensor, raw_index
 from .base import Op
-from .generic import broadcast_to, index_add, permute
+from .generic import broadcast_to, flip, index_add, permute
 from .registry import as_input, expose, register
 
 
@@ -185,3 +185,104 @@ class IndexAdd(Op):
 
     def backward(self, grad, a, out):
         return grad[self.index]
+
+
+def _dims(dims) -> tuple:
+    """`f(0, 1)`, `f((0, 1))` and `f(0)` alike, as a tuple of ints."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        return tuple(dims[0])
+    return tuple(dims)
+
+
+def _checked_axis(dim: int, ndim: int, function: str) -> int:
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{function}(): dim {dim} is out of range for a tensor of {ndim} dimensions")
+    return dim % ndim
+
+
+def squeeze(x, dim=None):
+    """`x` without axes of size 1: all of them, or those among `dim` (an int or a tuple); as PyTorch, a
+    named axis whose size is not 1 is left as it is."""
+    x = as_input(x, "squeeze")
+    shape = x.shape
+    if dim is None:
+        axes = {ax for ax, size in enumerate(shape) if size == 1}
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        ndim = max(x.ndim, 1)  # a 0-d tensor accepts dim 0 and -1, as PyTorch
+        axes = {_checked_axis(d, ndim, "squeeze") for d in dims}
+        axes = {ax for ax in axes if ax < x.ndim and shape[ax] == 1}
+    if not axes:
+        return x
+    return x.reshape(tuple(size for ax, size in enumerate(shape) if ax not in axes))
+
+
+def unsqueeze(x, dim: int):
+    """`x` with a new axis of size 1 at position `dim` (-ndim - 1 <= dim <= ndim)."""
+    x = as_input(x, "unsqueeze")
+    axis = _checked_axis(dim, x.ndim + 1, "unsqueeze")
+    return x.reshape((*x.shape[:axis], 1, *x.shape[axis:]))
+
+
+def expand(x, *sizes):
+    """`x` repeated along size-1 axes and new leading axes to `sizes` (-1 keeps an axis), as `torch.expand`."""
+    x = as_input(x, "expand")
+    sizes = _shape_arguments(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(
+            f"expand(): {len(sizes)} sizes {sizes} are fewer than the tensor's {x.ndim} dimensions"
+        )
+    target = []
+    for i, size in enumerate(sizes):
+        if size == -1:
+            if i < lead:
+                raise ValueError(f"expand(): -1 is not allowed for the new leading dimension {i} in {sizes}")
+            size = x.shape[i - lead]
+        elif i >= lead and x.shape[i - lead] not in (1, size):
+            raise ValueError(
+                f"expand(): cannot expand the tensor of shape {x.shape} to {sizes}: dim {i} is not 1"
+            )
+        target.append(int(size))
+    target = tuple(target)
+    return x if target == x.shape else x.broadcast_to(target)
+
+
+def expand_as(x, other):
+    """`x.expand(other.shape)`."""
+    return expand(x, as_input(other, "expand_as").shape)
+
+
+expose("squeeze", squeeze)
+expose("unsqueeze", unsqueeze)
+expose("expand", expand)
+expose("expand_as", expand_as)
+
+
+@register("flip")
+class Flip(Op):
+    """The elements in reverse order along `dims`, as `torch.flip` (`x.flip(0)`, `x.flip(0, 1)`, `tg.flip(x, (0, 1))`)."""
+
+    __slots__ = ("axes",)
+    name = "flip"
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    @classmethod
+    def call(cls, x, *dims):
+        x = as_input(x, "flip")
+        ndim = max(x.ndim, 1)
+        axes = tuple(sorted({_checked_axis(d, ndim, "flip") for d in _dims(dims)}))
+        if x.ndim == 0 or not axes:
+            return x
+        return apply(cls(axes), x)
+
+    def forward(self, a):
+        return np.flip(a, self.axes)
+
+    def backward(self, grad, a, out):
+        return flip(grad, self.axes)
+
+    def describe(self):
+        return f"flip{self.axes}"

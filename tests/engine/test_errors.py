@@ -132,8 +132,15 @@ def test_cross_entropy_with_a_wrongly_shaped_target_raises(target, rng):
 
 
 def test_cross_entropy_rejects_bad_logits_shape_reduction_and_target_dtype(rng):
-    with pytest.raises(ValueError, match=r"logits must have shape \(N, C\)"):
+    # (C,) logits are one unbatched row, as in PyTorch: their target is a single class index
+    with pytest.raises(
+        ValueError, match=r"cross_entropy\(\): target of shape \(1,\) does not fit input \(4,\)"
+    ):
         F.cross_entropy(normal(rng, (4,)), np.array([0]))
+    with pytest.raises(
+        ValueError, match=r"target of shape \(2,\) does not fit input \(2, 3, 4\); expected \(2, 4\)"
+    ):
+        F.cross_entropy(normal(rng, (2, 3, 4)), np.array([0, 1]))
     with pytest.raises(ValueError, match="reduction must be one of"):
         F.cross_entropy(normal(rng, (2, 3)), np.array([0, 1]), reduction="avg")
     with pytest.raises(TypeError, match=r"class indices .* or probabilities"):

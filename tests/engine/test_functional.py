@@ -178,7 +178,7 @@ def test_cross_entropy_with_soft_targets_is_minus_sum_of_target_times_log_softma
     losses = -(p * log_softmax_ref(z)).sum(axis=1)
     expected = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
     np.testing.assert_allclose(
-        F.cross_entropy(leaf(z), leaf(p, requires_grad=False), reduction).data, expected, rtol=1e-14
+        F.cross_entropy(leaf(z), leaf(p, requires_grad=False), reduction=reduction).data, expected, rtol=1e-14
     )
 
 
@@ -220,15 +220,15 @@ def test_cross_entropy_logits_gradient_passes_gradcheck_for_every_target_kind(re
     z = normal(rng, (4, 3))
     t = np.array([0, 2, 1, 2])
     p = leaf(softmax_ref(rng.standard_normal((4, 3))), requires_grad=False)
-    assert_gradcheck(lambda z: F.cross_entropy(z, t, reduction), z)
-    assert_gradcheck(lambda z: F.cross_entropy(z, _onehot(t, 3), reduction), z)
-    assert_gradcheck(lambda z: F.cross_entropy(z, p, reduction), z)
+    assert_gradcheck(lambda z: F.cross_entropy(z, t, reduction=reduction), z)
+    assert_gradcheck(lambda z: F.cross_entropy(z, _onehot(t, 3), reduction=reduction), z)
+    assert_gradcheck(lambda z: F.cross_entropy(z, p, reduction=reduction), z)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_gradient_reaches_a_probability_target_that_requires_grad(reduction, rng):
     z, p = normal(rng, (4, 3)), leaf(softmax_ref(rng.standard_normal((4, 3))))
-    assert_gradcheck(lambda z, p: F.cross_entropy(z, p, reduction), z, p)
+    assert_gradcheck(lambda z, p: F.cross_entropy(z, p, reduction=reduction), z, p)
     z.grad = p.grad = None
     F.cross_entropy(z, p, reduction="sum").backward()
     np.testing.assert_allclose(p.grad.data, -log_softmax_ref(z.data), rtol=1e-13)
