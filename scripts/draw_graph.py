@@ -1,21 +1,32 @@
 """Draw the graph of one training step of the Fashion-MNIST MLP (784-196-64-10) to an image file.
 
-python scripts/draw_graph.py --out graph.svg           # or .png, .pdf, .dot
-python scripts/draw_graph.py --out graph.png --rankdir LR --grad-norm
+.venv/bin/python scripts/draw_graph.py --out graph.svg           # or .png, .pdf, .dot
+.venv/bin/python scripts/draw_graph.py --out graph.png --rankdir LR --grad-norm
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-import numpy as np
+# A checkout that was not installed: the package sits next to scripts/.
+if importlib.util.find_spec("tensorgrad") is None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+try:
+    import numpy as np
 
-import tensorgrad as tg
-from models import MLP
-from tensorgrad.files import write_bytes_atomically
-from tensorgrad.viz import draw_graph
+    import tensorgrad as tg
+    from models import MLP
+    from tensorgrad.cli import argtypes as types
+    from tensorgrad.files import write_bytes_atomically
+    from tensorgrad.viz import draw_graph
+except ModuleNotFoundError as missing:  # the system Python, say, rather than the project's .venv
+    sys.exit(
+        f"{Path(__file__).name}: {missing.name} is not installed for {sys.executable}; run it with the "
+        f"project's Python: .venv/bin/python scripts/{Path(__file__).name} " + " ".join(sys.argv[1:])
+    )
 
 FORMATS = ("svg", "png", "pdf", "dot")
 
@@ -35,25 +46,32 @@ def mlp_training_step_graph(batch_size: int = 32, l2: float = 1e-4, seed: int = 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Draw the graph as the flags say; returns the exit code (1 for a file that cannot be written)."""
+    parser = argparse.ArgumentParser(prog="draw_graph.py", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("graph.svg"), help="output file; format from suffix")
     parser.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB", help="layout direction")
     parser.add_argument("--grad-norm", action="store_true", help="show the L2 norm of each gradient")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=types.positive_int, default=32)
+    parser.add_argument("--seed", type=types.nonnegative_int, default=0)
     args = parser.parse_args(argv)
 
     fmt = args.out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         parser.error(f"--out must end in one of {', '.join('.' + f for f in FORMATS)}, not {args.out.name!r}")
 
-    loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
-    graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
-    data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomically(args.out, data)
-    print(args.out)
-    return 0
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a folder; name the file to write")
+
+    def work() -> int:
+        loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
+        graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
+        data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomically(args.out, data)
+        print(args.out)
+        return 0
+
+    return types.run_command(parser.prog, work)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ FASHION_MNIST_SHA256: Mapping[str, str] = MappingProxyType(
 )
 
 _IMAGE_SIZE = (28, 28)
+_ROOT_NOTE = "root argument"
 
 
 class DatasetError(ValueError):
@@ -83,15 +84,16 @@ class DatasetNotFoundError(FileNotFoundError):
     (where it came from and what it lacks), `download_dir` where a download would go; the message ends with
     how to fix it from Python (a command-line tool can give its own words with `explain`)."""
 
-    def __init__(self, summary: str, searched: list[str], download_dir: Path, fix: str):
+    def __init__(self, summary: str, searched: list[tuple[Path, str, str]], download_dir: Path, fix: str):
         self.summary, self.searched, self.download_dir, self.fix = summary, searched, download_dir, fix
         super().__init__(self.explain(fix))
 
-    def explain(self, fix: str) -> str:
-        """The message, with `fix` as its last line."""
-        return "\n".join(
-            [self.summary, "Searched:", *(f"  {line}" for line in self.searched), f"To fix: {fix}"]
-        )
+    def explain(self, fix: str, root_note: str = "root argument") -> str:
+        """The message, with `fix` as its last line and the `root` folder called `root_note`."""
+        lines = [self.summary, "Searched:"]
+        for directory, note, status in self.searched:
+            lines.append(f"  {directory} ({root_note if note == _ROOT_NOTE else note}): {status}")
+        return "\n".join([*lines, f"To fix: {fix}"])
 
 
 @dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous
@@ -177,7 +179,7 @@ def search_dirs(root: str | os.PathLike[str] | None = None) -> list[tuple[Path, 
     """The directories searched, in order, each with a short note on where it comes from."""
     candidates: list[tuple[Path, str]] = []
     if root is not None:
-        candidates.append((Path(root).expanduser(), "root argument"))
+        candidates.append((Path(root).expanduser(), _ROOT_NOTE))
     env_dir = os.environ.get("TENSORGRAD_DATA", "")
     if env_dir:
         candidates.append((Path(env_dir).expanduser(), "$TENSORGRAD_DATA"))
@@ -220,7 +222,7 @@ def _not_found(searched: list[tuple[Path, str]], target: Path) -> DatasetNotFoun
         else:
             _, missing = _locate_files(directory)
             status = f"missing {', '.join(missing)}"
-        lines.append(f"{directory} ({note}): {status}")
+        lines.append((directory, note, status))
     return DatasetNotFoundError(
         f"Fashion-MNIST not found: no directory holds all of {', '.join(FASHION_MNIST_FILES)} (.gz or raw).",
         lines,
