@@ -329,7 +329,7 @@ def train_epoch(
 def epoch_header(epochs: int, show_skipped: bool = False) -> str:
     """The column names above the lines of `format_epoch` (a table keeps each line within 80 columns)."""
     header = (
-        f"{'epoch':>{2 * len(str(epochs)) + 1}}  {'train loss':>10}  {'acc':>7}  {'val loss':>8}  {'acc':>7}  "
+        f"{'epoch':>{_epoch_width(epochs)}}  {'train loss':>10}  {'acc':>7}  {'val loss':>8}  {'acc':>7}  "
         f"{'lr':>7}  {'time':>7}"
     )
     return header + ("  skips" if show_skipped else "") + "  best"
@@ -337,15 +337,19 @@ def epoch_header(epochs: int, show_skipped: bool = False) -> str:
 
 def format_epoch(metrics: dict, epochs: int, improved: bool, show_skipped: bool = False) -> str:
     """The line printed after each epoch, under `epoch_header`; a `*` in the last column marks a new best epoch."""
-    width = len(str(epochs))
+    epoch = f"{metrics['epoch']:{len(str(epochs))}d}/{epochs}"
     line = (
-        f"{metrics['epoch']:{width}d}/{epochs}  {metrics['train_loss']:10.4f}  {metrics['train_accuracy']:7.2%}  "
+        f"{epoch:>{_epoch_width(epochs)}}  {metrics['train_loss']:10.4f}  {metrics['train_accuracy']:7.2%}  "
         f"{metrics['val_loss']:8.4f}  {metrics['val_accuracy']:7.2%}  {metrics['lr']:7.1e}  "
         f"{metrics['seconds']:6.1f}s"
     )
     if show_skipped:
         line += f"  {metrics['skipped_steps']:5d}"
     return line + ("     *" if improved else "")
+
+
+def _epoch_width(epochs: int) -> int:
+    return max(len("epoch"), 2 * len(str(epochs)) + 1)
 
 
 def progress_bar_width() -> int:
