@@ -23,6 +23,7 @@ import json
 import math
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -319,7 +320,15 @@ class _Entries:
                     shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
                 else:
                     raise ValueError(f".npy format version {version} is not one numpy.savez writes")
-            except (ValueError, TypeError, OverflowError, KeyError, SyntaxError) as error:
+            # TokenError: NumPy's fallback parser for old headers tokenizes the text, and may fail so
+            except (
+                ValueError,
+                TypeError,
+                OverflowError,
+                KeyError,
+                SyntaxError,
+                tokenize.TokenError,
+            ) as error:
                 raise CheckpointError(
                     self.path, f"entry {key!r} has no valid .npy header ({error})"
                 ) from None

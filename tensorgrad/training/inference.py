@@ -125,7 +125,10 @@ def read_image(path: str | os.PathLike[str], invert: bool = False) -> LoadedImag
     path = Path(path)
     notes: list[str] = []
     try:
-        with warnings.catch_warnings():
+        # Pillow's warnings about a damaged file (corrupt EXIF data, ...) become notes; its decompression
+        # bomb warning an error.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 if image.width * image.height > MAX_IMAGE_PIXELS:
@@ -135,6 +138,8 @@ def read_image(path: str | os.PathLike[str], invert: bool = False) -> LoadedImag
                     )
                 image = ImageOps.exif_transpose(image)
                 gray, alpha = _intensity(image, path, notes)
+        for message in dict.fromkeys(str(warning.message).strip() for warning in caught):
+            notes.append(f"{path}: {message}")
     except ImageError:
         raise
     except FileNotFoundError:
