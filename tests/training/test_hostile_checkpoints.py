@@ -16,7 +16,7 @@ from tensorgrad.training import (
     CheckpointError,
     TrainConfig,
     build_model,
-    builders,
+    inference,
     load_checkpoint,
     load_trained_model,
 )
@@ -64,7 +64,7 @@ def test_a_config_asking_for_a_huge_layer_is_refused_before_a_model_is_built(
     def no_building(*args, **kwargs):
         raise AssertionError("a model was built for a checkpoint that does not fit its config")
 
-    monkeypatch.setattr(builders, "build_model", no_building)
+    monkeypatch.setattr(inference, "build_model", no_building)
     with pytest.raises(CheckpointError) as info:
         load_trained_model(crafted)
     assert str(info.value) == (

@@ -137,3 +137,29 @@ def test_run_command_reports_a_broken_pipe_as_141():
         assert argtypes.run_command("prog", print_into_a_closed_pipe) == 141
     finally:
         sys.stdout = real_stdout
+
+
+def test_the_readme_results_table_is_what_its_script_prints():
+    readme = (ROOT / "README.md").read_text()
+    assert "`.venv/bin/python scripts/results_table.py`" in readme
+    script = load_script("results_table.py")
+    header = script.HEADER.format(epochs=40)
+    block = re.search(re.escape(header) + r"\n((?:\|.*\|\n)+)", readme)
+    assert block, "README has no results table in the script's format"
+    rows = []
+    for line in block.group(1).splitlines():
+        seed, accuracy, epoch, seconds = re.fullmatch(
+            r"\| (\d+) \| ([\d.]+)% \| (\d+) \| (\d+) s \|", line
+        ).groups()
+        rows.append(
+            {
+                "seed": int(seed),
+                "test_accuracy": float(accuracy) / 100,
+                "best_epoch": int(epoch),
+                "wall_seconds": float(seconds),
+            }
+        )
+    assert [row["seed"] for row in rows] == [0, 1, 2]
+    assert script.format_table(rows, 40) + "\n" == header + "\n" + block.group(1)
+    median = script.format_median(rows).rsplit(": ", 1)[1]
+    assert f"test accuracy **{median}** (median over seeds 0, 1, 2)" in readme
