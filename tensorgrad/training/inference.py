@@ -19,8 +19,8 @@ from .loop import evaluate, inference
 from .metrics import confusion_matrix, per_class_accuracy
 
 IMAGE_SIZE = (28, 28)
-#: the largest image `read_image` decodes (a 50-megapixel photo is fine; a decompression bomb is not)
-MAX_IMAGE_PIXELS = 50_000_000
+#: the largest image `read_image` decodes (a 24-megapixel photo is fine; a decompression bomb is not)
+MAX_IMAGE_PIXELS = 25_000_000
 # A mean border brightness above this (0-255) suggests a light background, the opposite of Fashion-MNIST.
 _LIGHT_BORDER = 128
 # An opaque part darker than this (0-1) on a transparent background is a dark item.
@@ -161,30 +161,34 @@ def read_image(path: str | os.PathLike[str], invert: bool = False) -> LoadedImag
     if int(pixels.max()) - int(pixels.min()) < _BLANK_RANGE:
         notes.append(f"{path} is blank: every pixel is about {int(np.median(pixels))} (of 255)")
     if pixels.shape != IMAGE_SIZE[::-1]:
-        # Padded with the image's own background (the median of its edge), so that no frame appears.
-        side = max(pixels.shape)
-        square = Image.new("L", (side, side), int(np.median(_border(pixels))))
+        # Resized to fit 28x28 with its proportions kept, then padded with the image's own background (the
+        # median of its edge), so that no frame appears. Resizing first keeps memory to the image's own size
+        # (padding a 32000x12 strip to a square first would take a gigabyte).
         height, width = pixels.shape
-        square.paste(Image.fromarray(pixels, mode="L"), ((side - width) // 2, (side - height) // 2))
+        scale = IMAGE_SIZE[0] / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
         resampling = getattr(Image, "Resampling", Image)  # Pillow >= 9.1 moved the filters
-        pixels = np.asarray(square.resize(IMAGE_SIZE, resampling.LANCZOS), dtype=np.uint8)
+        small = Image.fromarray(pixels, mode="L").resize(size, resampling.LANCZOS)
+        square = Image.new("L", IMAGE_SIZE, int(np.median(_border(pixels))))
+        square.paste(small, ((IMAGE_SIZE[0] - size[0]) // 2, (IMAGE_SIZE[1] - size[1]) // 2))
+        pixels = np.asarray(square, dtype=np.uint8)
     return LoadedImage(pixels, notes)
 
 
 def _intensity(image, path: Path, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Grayscale in [0, 1] (float64, H x W) by the image's real range, and its alpha in [0, 1] (or None)."""
+    """Grayscale in [0, 1] (float32, H x W) by the image's real range, and its alpha in [0, 1] (or None)."""
     if image.mode in _SIXTEEN_BIT_MODES:
-        return _scaled(np.asarray(image, dtype=np.float64), 65535.0, "16-bit", path, notes), None
+        return _scaled(np.asarray(image, dtype=np.float32), 65535.0, "16-bit", path, notes), None
     if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image, dtype=np.float32)
         if not np.isfinite(values).all():
             raise ImageError(f"{path}: the image holds NaN or infinite pixel values")
         return _scaled(values, 1.0, "floating-point", path, notes), None
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
         rgba = image.convert("RGBA")
-        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255
-        return np.asarray(rgba.convert("L"), dtype=np.float64) / 255, alpha
-    return np.asarray(image.convert("L"), dtype=np.float64) / 255, None
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / np.float32(255)
+        return np.asarray(rgba.convert("L"), dtype=np.float32) / np.float32(255), alpha
+    return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255), None
 
 
 def _scaled(values: np.ndarray, full_scale: float, kind: str, path: Path, notes: list[str]) -> np.ndarray:

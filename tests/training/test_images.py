@@ -3,7 +3,11 @@ file-naming error for anything unreadable."""
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
+import textwrap
 import zlib
 
 import numpy as np
@@ -96,7 +100,7 @@ def test_an_image_larger_than_the_limit_is_refused_with_its_size(tmp_path):
     with pytest.raises(ImageError) as info:
         load_image(tmp_path / "big.png")
     assert str(info.value) == (
-        f"{tmp_path / 'big.png'}: the image is 10000x8000 pixels, more than the 50000000 this tool reads "
+        f"{tmp_path / 'big.png'}: the image is 10000x8000 pixels, more than the 25000000 this tool reads "
         "(the model sees 28x28)"
     )
 
@@ -110,3 +114,27 @@ def test_a_truncated_png_is_named_in_the_error(tmp_path, finished_run, capsys):
     assert "Traceback" not in err and err.count("\n") == 1
     assert f"tensorgrad-predict: error: {tmp_path / 'cut.png'}: cannot read the image" in err
     assert "truncated" in err
+
+
+def test_a_long_thin_image_is_resized_without_padding_it_to_a_huge_square_first(tmp_path):
+    strip = np.zeros((12, 32000), np.uint8)  # found by the fuzzer: padded first, this took a gigabyte
+    strip[:, 15000:17000] = 255
+    Image.fromarray(strip).save(tmp_path / "strip.png")
+    # In a process whose address space is limited to 512 MiB (pixel buffers are Pillow's, not Python's).
+    code = textwrap.dedent(
+        f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+        import numpy as np
+        from tensorgrad.training import load_image
+        image = load_image({str(tmp_path / "strip.png")!r})
+        print(*image.shape, image[:13].max(), image[15:].max(), image[13:15].max())
+        """
+    )
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    height, width, above, below, middle = map(int, result.stdout.split())
+    assert (height, width, above, below) == (28, 28, 0, 0) and middle > 0  # a 28x1 strip, centred
