@@ -27,6 +27,7 @@ import io
 import json
 import re
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -404,6 +405,8 @@ def run_target(name: str, examples: int, seconds: float, seed: int, failures: Pa
         saved = failures / f"{name}-{abs(hash(data)) % 10**8:08d}{suffix}"
         saved.write_bytes(data)
         report["failure"] = f"{failure} (input: {len(data)} bytes, saved as {saved})"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     report.update(inputs=sum(outcomes.values()), outcomes=outcomes, slowest=slowest[0])
     return report
 
