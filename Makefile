@@ -1,7 +1,7 @@
 # Developer shortcuts; README.md gives the two commands a new machine needs.
 PY := .venv/bin/python
 
-.PHONY: setup train test lint format graph bench
+.PHONY: setup train test lint format graph bench fuzz
 
 setup:
 	bash scripts/setup.sh
@@ -24,3 +24,8 @@ graph:
 bench:
 	$(PY) benchmarks/mlp_epoch.py
 	$(PY) benchmarks/op_overhead.py
+
+# The readers of hostile files (IDX, checkpoints, images) against thousands of mutated files each, under a
+# memory and a time limit per input; a short run of the same is part of the tests.
+fuzz:
+	$(PY) tests/fuzz/harness.py --examples 3000

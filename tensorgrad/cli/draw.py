@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 import tensorgrad as tg
-from tensorgrad.cli.argtypes import report_error
+from tensorgrad.cli import argtypes as types
 from tensorgrad.files import write_bytes_atomically
 from tensorgrad.models import MLP
-from tensorgrad.optional import MissingDependencyError, require
+from tensorgrad.optional import require
 from tensorgrad.viz import draw_graph
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -42,25 +42,28 @@ def main(argv=None, prog: str = "tensorgrad draw") -> int:
     parser.add_argument("--out", type=Path, default=Path("graph.svg"), help="output file; format from suffix")
     parser.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB", help="layout direction")
     parser.add_argument("--grad-norm", action="store_true", help="show the L2 norm of each gradient")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=types.positive_int, default=32)
+    parser.add_argument("--seed", type=types.nonnegative_int, default=0)
     args = parser.parse_args(argv)
 
     fmt = args.out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         parser.error(f"--out must end in one of {', '.join('.' + f for f in FORMATS)}, not {args.out.name!r}")
 
-    try:
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a folder; name the file to write")
+
+    def work() -> int:
         require("graphviz", "drawing the graph")
-    except MissingDependencyError as error:
-        return report_error(error, prog)
-    loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
-    graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
-    data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomically(args.out, data)
-    print(args.out)
-    return 0
+        loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
+        graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
+        data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomically(args.out, data)
+        print(args.out)
+        return 0
+
+    return types.run_command(parser.prog, work)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,12 @@ def main(argv=None, prog: str = "tensorgrad-evaluate") -> int:
     """Run `tensorgrad-evaluate` with `argv` (default: the command line); returns the exit code."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    try:
-        results = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, download=args.download)
-    except types.USER_ERRORS as error:
-        return types.report_error(error, parser.prog)
+    return types.run_command(parser.prog, lambda: _evaluate(args), data_dir=args.data_dir)
+
+
+def _evaluate(args) -> int:
+    results = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, download=args.download)
+    print(results["data"], file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

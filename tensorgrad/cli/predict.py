@@ -1,8 +1,10 @@
 """`tensorgrad-predict`: the Fashion-MNIST class of image files, from a saved checkpoint.
 
-Images are read with Pillow (PNG, JPEG, ...) and made grayscale; one that is not 28x28 is padded to a square
-with its edge colour and resized to 28x28. The model expects Fashion-MNIST's polarity: a light item on a
-black background. Pass --invert for a dark item on a light background (most photos and drawings).
+Images are read with Pillow (PNG, JPEG, TIFF, ...; 8- and 16-bit, floating-point) and made grayscale; one
+that is not 28x28 is padded to a square with its edge colour and resized to 28x28. The model expects
+Fashion-MNIST's polarity: a light item on a black background. Pass --invert for a dark item on a light
+background (most photos and drawings); transparency becomes the black background. A note on stderr points
+out an image that looks the wrong way round, or blank.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import FASHION_MNIST_CLASSES
-from ..optional import MissingDependencyError
-from ..training import load_image, load_trained_model, predict
+from ..training import load_trained_model, predict, read_image
 from ..training.inference import looks_inverted
 from . import argtypes as types
 
@@ -53,12 +54,14 @@ def main(argv=None, prog: str = "tensorgrad-predict") -> int:
     """Run `tensorgrad-predict` with `argv` (default: the command line); returns the exit code."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    try:
-        model, _, _, _ = load_trained_model(args.checkpoint)
-        images = np.stack([load_image(path, invert=args.invert) for path in args.images])
-    except (*types.USER_ERRORS, OSError, MissingDependencyError) as error:  # OSError: not an image file
-        return types.report_error(error, parser.prog)
-    for path, image, prediction in zip(args.images, images, predict(model, images)):
+    return types.run_command(parser.prog, lambda: _predict(args))
+
+
+def _predict(args) -> int:
+    model, _, _, _ = load_trained_model(args.checkpoint)
+    loaded = [read_image(path, invert=args.invert) for path in args.images]
+    images = np.stack([image.pixels for image in loaded])
+    for path, image, prediction in zip(args.images, loaded, predict(model, images)):
         if args.top == 1:
             print(f"{path}: {prediction.class_name} ({prediction.probability:.1%})")
         else:
@@ -67,12 +70,14 @@ def main(argv=None, prog: str = "tensorgrad-predict") -> int:
                 f"{FASHION_MNIST_CLASSES[i]} ({prediction.probabilities[i]:.1%})" for i in ranked
             )
             print(f"{path}: {shown}")
-        if not args.invert and looks_inverted(image):
-            print(
-                f"  note: {path} has a light border; the model expects a light item on black. "
-                "If this is a dark item on a light background, pass --invert.",
-                file=sys.stderr,
+        notes = list(image.notes)
+        if not args.invert and looks_inverted(image.pixels):
+            notes.append(
+                f"{path} has a light border; the model expects a light item on black. "
+                "If this is a dark item on a light background, pass --invert."
             )
+        for note in notes:
+            print(f"  note: {note}", file=sys.stderr)
     return 0
 
 

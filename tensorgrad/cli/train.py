@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..training import PRESETS, TrainConfig, resume_run, train_run
 from ..training.config import ACTIVATIONS, DEFAULT_LR, LR_SCHEDULES, MONITORS, NAN_POLICIES, OPTIMIZERS
-from ..training.run import EXIT_INTERRUPTED
 from . import argtypes as types
 
 EXAMPLES = """\
@@ -19,8 +18,9 @@ examples:
   tensorgrad-train --optimizer momentum --lr 0.05 --out runs/momentum
   tensorgrad-train --resume runs/20250101-120000    # continue an interrupted run exactly
 
-The run folder gets config.json, metrics.jsonl, results.json, best.npz, last.npz, curves.png, confusion.png
-and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 bad flags, 130 interrupted (resumable).
+The run folder (new or empty) gets config.json, metrics.jsonl, results.json, best.npz, last.npz, curves.png,
+confusion.png and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 bad flags, 130 interrupted
+(the message says what was kept and how to resume), 141 standard output closed.
 """
 
 #: flags that may accompany --resume: where the data lives is not part of the run
@@ -130,10 +130,15 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
     )
 
     run = parser.add_argument_group("run folder")
-    run.add_argument("--out", type=Path, metavar="DIR", help="the run folder (default: runs/<date>-<time>)")
+    run.add_argument(
+        "--out",
+        type=types.run_folder,
+        metavar="DIR",
+        help="the run folder, new or empty (default: runs/<date>-<time>)",
+    )
     run.add_argument(
         "--resume",
-        type=Path,
+        type=types.run_folder,
         metavar="RUN_DIR",
         help="continue the run in RUN_DIR from its last.npz, with its own settings",
     )
@@ -164,33 +169,31 @@ def main(argv=None, prog: str = "tensorgrad-train") -> int:
     flags = vars(parser.parse_args(argv))
     out, resume, progress = flags.pop("out", None), flags.pop("resume", None), flags.pop("progress", None)
     log = _print_flushed
-    try:
-        if resume is not None:
-            extra = sorted(set(flags) - RESUME_FLAGS) + (["out"] if out is not None else [])
-            if extra:
-                given = ", ".join("--" + name.replace("_", "-") for name in extra)
-                parser.error(
-                    f"--resume continues a run with the settings saved in it; it cannot take {given}"
-                )
+    if resume is not None:
+        extra = sorted(set(flags) - RESUME_FLAGS) + (["out"] if out is not None else [])
+        if extra:
+            given = ", ".join("--" + name.replace("_", "-") for name in extra)
+            parser.error(f"--resume continues a run with the settings saved in it; it cannot take {given}")
+
+        def work() -> int:
             outcome = resume_run(
-                resume,
+                Path(resume),
                 data_dir=flags.get("data_dir"),
                 download=flags.get("download"),
                 log=log,
                 progress=progress,
             )
-        else:
-            try:
-                config = config_from_flags(flags)
-            except ValueError as error:
-                parser.error(str(error))
-            outcome = train_run(config, out, log=log, progress=progress)
-    except types.USER_ERRORS as error:
-        return types.report_error(error, parser.prog)
-    except KeyboardInterrupt:  # outside the training loop (loading data, writing results): nothing to keep
-        print("\ninterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return outcome.exit_code
+            return outcome.exit_code
+    else:
+        try:
+            config = config_from_flags(flags)
+        except ValueError as error:
+            parser.error(str(error))
+
+        def work() -> int:
+            return train_run(config, None if out is None else Path(out), log=log, progress=progress).exit_code
+
+    return types.run_command(parser.prog, work, data_dir=flags.get("data_dir"))
 
 
 def _show(value) -> str:

@@ -5,6 +5,7 @@ from .fashion_mnist import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_SHA256,
     DatasetError,
+    DatasetNotFoundError,
     FashionMNIST,
     load_fashion_mnist,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "FASHION_MNIST_SHA256",
     "DataLoader",
     "DatasetError",
+    "DatasetNotFoundError",
     "DownloadError",
     "FashionMNIST",
     "IDXError",

@@ -5,6 +5,8 @@ Search order for a directory holding all four files (each either `.gz` or raw):
   (`$XDG_CACHE_HOME/tensorgrad/fashion-mnist`, default `~/.cache/tensorgrad/fashion-mnist`),
   4. `/usr/share/datasets/fashion-mnist` (Debian's package `dataset-fashion-mnist`).
 If none has them, the `.gz` files are downloaded into the first of `root`, `$TENSORGRAD_DATA`, the cache dir.
+With `only_root=True` only `root` is looked at (and downloaded into): a folder named on purpose that holds no
+data set is an error, not a reason to quietly use another copy.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "FASHION_MNIST_FILES",
     "FASHION_MNIST_SHA256",
     "DatasetError",
+    "DatasetNotFoundError",
     "FashionMNIST",
     "default_cache_dir",
     "load_fashion_mnist",
@@ -69,10 +72,28 @@ FASHION_MNIST_SHA256: Mapping[str, str] = MappingProxyType(
 )
 
 _IMAGE_SIZE = (28, 28)
+_ROOT_NOTE = "root argument"
 
 
 class DatasetError(ValueError):
     """A data set file is readable but wrong (checksum, dtype, shape, labels); the message names the file."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No searched folder holds the data set. `summary` is the first line, `searched` one line per folder
+    (where it came from and what it lacks), `download_dir` where a download would go; the message ends with
+    how to fix it from Python (a command-line tool can give its own words with `explain`)."""
+
+    def __init__(self, summary: str, searched: list[tuple[Path, str, str]], download_dir: Path, fix: str):
+        self.summary, self.searched, self.download_dir, self.fix = summary, searched, download_dir, fix
+        super().__init__(self.explain(fix))
+
+    def explain(self, fix: str, root_note: str = "root argument") -> str:
+        """The message, with `fix` as its last line and the `root` folder called `root_note`."""
+        lines = [self.summary, "Searched:"]
+        for directory, note, status in self.searched:
+            lines.append(f"  {directory} ({root_note if note == _ROOT_NOTE else note}): {status}")
+        return "\n".join([*lines, f"To fix: {fix}"])
 
 
 @dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous
@@ -85,6 +106,7 @@ class FashionMNIST:
     test_labels: np.ndarray
     classes: tuple[str, ...]
     source: Path
+    downloaded: bool = False  # True if (some of) the files were downloaded by this call
 
     def __repr__(self) -> str:
         return (
@@ -101,20 +123,25 @@ def load_fashion_mnist(
     mirror: str | None = None,
     checksums: Mapping[str, str] | None = None,
     progress: bool = True,
+    only_root: bool = False,
 ) -> FashionMNIST:
     """Find (or download) Fashion-MNIST and load it; see the module docstring for where it looks.
 
-    `verify` checks the SHA-256 of every file against `checksums` (default: the real data set's);
-    downloads are always verified. `mirror` overrides the download base URL. Raises `FileNotFoundError`
-    if nothing is found and `download` is false, `DatasetError` for a file that fails its checks, and
-    `IDXError`/`DownloadError` from reading/downloading.
+    Each file is parsed first (a malformed file gets the IDX reader's precise message), then `verify` checks
+    its SHA-256 against `checksums` (default: the real data set's); downloads are always verified. `mirror`
+    overrides the download base URL. `only_root` looks in `root` alone. Raises `DatasetNotFoundError` (a
+    `FileNotFoundError`) if nothing is found and `download` is false, `DatasetError` for a file that fails
+    its checks, and `IDXError`/`DownloadError` from reading/downloading.
     """
+    if only_root and root is None:
+        raise ValueError("only_root=True needs a root")
     checksums = FASHION_MNIST_SHA256 if checksums is None else checksums
     missing_sums = [name for name in FASHION_MNIST_FILES if name not in checksums]
     if missing_sums:
         raise ValueError(f"checksums has no entry for {', '.join(missing_sums)}")
 
-    searched = search_dirs(root)
+    searched = search_dirs(root)[:1] if only_root else search_dirs(root)
+    downloaded = False
     for directory, _ in searched:
         files, _ = _locate_files(directory)
         if files is not None:
@@ -122,9 +149,9 @@ def load_fashion_mnist(
     else:
         target = _download_dir(root)
         if not download:
-            raise FileNotFoundError(_not_found_message(searched, target))
+            raise _not_found(searched, target)
         files = _download_missing(target, mirror or DEFAULT_MIRROR, checksums, progress)
-        directory = target
+        directory, downloaded = target, True
 
     arrays = {name: _load_file(path, checksums[name] if verify else None) for name, path in files.items()}
     train_images, train_labels = _checked_pair(arrays, files, TRAIN_IMAGES, TRAIN_LABELS)
@@ -136,6 +163,7 @@ def load_fashion_mnist(
         test_labels=test_labels,
         classes=FASHION_MNIST_CLASSES,
         source=directory,
+        downloaded=downloaded,
     )
 
 
@@ -151,7 +179,7 @@ def search_dirs(root: str | os.PathLike[str] | None = None) -> list[tuple[Path, 
     """The directories searched, in order, each with a short note on where it comes from."""
     candidates: list[tuple[Path, str]] = []
     if root is not None:
-        candidates.append((Path(root).expanduser(), "root argument"))
+        candidates.append((Path(root).expanduser(), _ROOT_NOTE))
     env_dir = os.environ.get("TENSORGRAD_DATA", "")
     if env_dir:
         candidates.append((Path(env_dir).expanduser(), "$TENSORGRAD_DATA"))
@@ -184,24 +212,25 @@ def _locate_files(directory: Path) -> tuple[dict[str, Path] | None, list[str]]:
     return (found if not missing else None), missing
 
 
-def _not_found_message(searched: list[tuple[Path, str]], target: Path) -> str:
-    lines = [
-        f"Fashion-MNIST not found: no directory holds all of {', '.join(FASHION_MNIST_FILES)} (.gz or raw)."
-    ]
-    lines.append("Searched:")
+def _not_found(searched: list[tuple[Path, str]], target: Path) -> DatasetNotFoundError:
+    lines = []
     for directory, note in searched:
-        if not directory.is_dir():
+        if not directory.exists():
             status = "does not exist"
+        elif not directory.is_dir():
+            status = "is not a directory"
         else:
             _, missing = _locate_files(directory)
             status = f"missing {', '.join(missing)}"
-        lines.append(f"  {directory} ({note}): {status}")
-    lines.append(
-        "To fix: install Debian's copy with `sudo apt-get install dataset-fashion-mnist`, "
+        lines.append((directory, note, status))
+    return DatasetNotFoundError(
+        f"Fashion-MNIST not found: no directory holds all of {', '.join(FASHION_MNIST_FILES)} (.gz or raw).",
+        lines,
+        target,
+        "install Debian's copy with `sudo apt-get install dataset-fashion-mnist`, "
         f"or call load_fashion_mnist(download=True) to download it into {target}, "
-        "or put the four files in one of the directories above."
+        "or put the four files in one of the directories above.",
     )
-    return "\n".join(lines)
 
 
 def _download_missing(
@@ -222,7 +251,10 @@ def _download_missing(
 
 
 def _load_file(path: Path, expected_sha256: str | None) -> np.ndarray:
+    # Parsed before it is verified: a truncated or foreign file gets the reader's precise message
+    # (offset, expected and actual sizes) rather than a bare checksum mismatch.
     data = read_decompressed(path)
+    array = parse_idx(data, source=str(path))
     if expected_sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected_sha256.lower():
@@ -232,9 +264,9 @@ def _load_file(path: Path, expected_sha256: str | None) -> np.ndarray:
                 fix = f"delete it (rm {path}) and load again to re-download it"
             raise DatasetError(
                 f"{path}: SHA-256 mismatch of the decompressed content: expected {expected_sha256.lower()}, "
-                f"got {actual}. The file is corrupt or not the original; {fix} (or pass verify=False)."
+                f"got {actual}. The file is well-formed but not the original; {fix}."
             )
-    return parse_idx(data, source=str(path))
+    return array
 
 
 def _checked_pair(

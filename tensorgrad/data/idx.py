@@ -14,7 +14,7 @@ from math import prod
 
 import numpy as np
 
-__all__ = ["IDX_DTYPES", "IDXError", "parse_idx", "read_decompressed", "read_idx"]
+__all__ = ["IDX_DTYPES", "MAX_IDX_BYTES", "IDXError", "parse_idx", "read_decompressed", "read_idx"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -30,36 +30,78 @@ IDX_DTYPES: dict[int, tuple[str, np.dtype]] = {
 
 _MAGIC_SIZE = 4
 _DIM_SIZE = 4
+_CHUNK_SIZE = 1 << 20
+
+#: the most a file's header may declare (header and data); Fashion-MNIST's largest file is 47 MB
+MAX_IDX_BYTES = 1 << 30
+#: trailing bytes beyond the declared data that are read to report their number exactly
+MAX_TRAILING_BYTES = 1 << 20
 
 
 class IDXError(ValueError):
     """An IDX file (or its gzip wrapper) is malformed; the message names the file and the problem."""
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str], max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file, raw or gzip-compressed, into a native-endian array of the shape it declares.
 
     Raises `IDXError` for a malformed file (byte offsets in the message count in the decompressed
-    content) and the usual `OSError`s if the file cannot be read.
+    content), or one whose header declares more than `max_bytes` bytes, and the usual `OSError`s if the
+    file cannot be read.
     """
-    return parse_idx(read_decompressed(path), source=os.fspath(path))
+    return parse_idx(read_decompressed(path, max_bytes), source=os.fspath(path))
 
 
-def read_decompressed(path: str | os.PathLike[str]) -> bytes:
-    """Return a file's content, gunzipped if it starts with the gzip magic bytes.
+def read_decompressed(path: str | os.PathLike[str], max_bytes: int = MAX_IDX_BYTES) -> bytes:
+    """Return an IDX file's content, gunzipped if it starts with the gzip magic bytes.
 
-    A corrupt or truncated gzip stream raises `IDXError` naming the file.
+    Only as much is read (and decompressed) as the file's own header declares, plus up to
+    `MAX_TRAILING_BYTES` to report trailing bytes exactly: a small file cannot make this allocate more
+    than its header states, and a header that states more than `max_bytes` is an `IDXError`, as are a
+    malformed header, a corrupt or truncated gzip stream, and more trailing bytes than that.
     """
-    with open(path, "rb") as file:
-        data = file.read()
-    if not data.startswith(GZIP_MAGIC):
-        return data
-    try:
-        return gzip.decompress(data)
-    except EOFError as error:
-        raise IDXError(f"{os.fspath(path)}: truncated gzip stream ({error})") from error
-    except (OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
-        raise IDXError(f"{os.fspath(path)}: corrupt gzip stream ({error})") from error
+    source = os.fspath(path)
+    with open(path, "rb") as raw:
+        is_gzip = raw.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
+        try:
+            head = _read_at_most(stream, _MAGIC_SIZE)
+            if len(head) == _MAGIC_SIZE and head[:2] == b"\0\0":
+                head += _read_at_most(stream, _DIM_SIZE * head[3])
+            header_size, shape, stored_dtype = _parse_header(head, source)
+            expected = prod(shape) * stored_dtype.itemsize
+            if header_size + expected > max_bytes:
+                raise IDXError(
+                    f"{source}: the header declares shape {shape} of {IDX_DTYPES[head[2]][0]}, "
+                    f"{header_size + expected} bytes, more than the limit of {max_bytes} bytes"
+                )
+            data = head + _read_at_most(stream, expected + MAX_TRAILING_BYTES + 1)
+        except EOFError as error:
+            raise IDXError(f"{source}: truncated gzip stream ({error})") from error
+        except (OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+            if not is_gzip:
+                raise
+            raise IDXError(f"{source}: corrupt gzip stream ({error})") from error
+    extra = len(data) - header_size - expected
+    if extra > MAX_TRAILING_BYTES:
+        raise IDXError(
+            f"{source}: trailing bytes: expected {expected} data bytes after the {header_size}-byte header "
+            f"for shape {shape}, got more than {MAX_TRAILING_BYTES} extra from byte offset {header_size + expected}"
+        )
+    return data
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    """Up to `size` bytes of `stream`, read in chunks: memory follows what the file holds, not `size`."""
+    chunks, remaining = [], size
+    while remaining > 0:
+        chunk = stream.read(min(remaining, _CHUNK_SIZE))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
 
 
 def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
@@ -67,6 +109,30 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
 
     Returns a new, writable, native-endian array (multi-byte IDX values are big-endian on disk).
     """
+    header_size, shape, stored_dtype = _parse_header(data, source)
+    type_name = IDX_DTYPES[data[2]][0]
+    # Python ints, so a hostile header cannot overflow the size computation.
+    expected = prod(shape) * stored_dtype.itemsize
+    actual = len(data) - header_size
+    if actual != expected:
+        problem = "truncated" if actual < expected else "trailing bytes"
+        where = (
+            ""
+            if actual < expected
+            else f" ({actual - expected} extra from byte offset {header_size + expected})"
+        )
+        raise IDXError(
+            f"{source}: {problem}: expected {expected} data bytes after the {header_size}-byte header "
+            f"for shape {shape} of {type_name}, got {actual}{where}"
+        )
+
+    stored = np.frombuffer(data, dtype=stored_dtype, count=prod(shape), offset=header_size).reshape(shape)
+    # astype copies, which also makes the result writable and independent of `data`.
+    return stored.astype(stored_dtype.newbyteorder("="))
+
+
+def _parse_header(data: bytes, source: str) -> tuple[int, tuple[int, ...], np.dtype]:
+    """The header size, shape and stored dtype that the first bytes of an IDX file declare."""
     if len(data) < _MAGIC_SIZE:
         raise IDXError(
             f"{source}: truncated header: expected at least {_MAGIC_SIZE} bytes (the magic number), "
@@ -93,23 +159,4 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
             f"{source}: truncated header: {ndim} dimensions need a {header_size}-byte header, got {len(data)} bytes"
         )
     shape = tuple(int(size) for size in np.frombuffer(data, dtype=">u4", count=ndim, offset=_MAGIC_SIZE))
-
-    type_name, stored_dtype = IDX_DTYPES[type_code]
-    # Python ints, so a hostile header cannot overflow the size computation.
-    expected = prod(shape) * stored_dtype.itemsize
-    actual = len(data) - header_size
-    if actual != expected:
-        problem = "truncated" if actual < expected else "trailing bytes"
-        where = (
-            ""
-            if actual < expected
-            else f" ({actual - expected} extra from byte offset {header_size + expected})"
-        )
-        raise IDXError(
-            f"{source}: {problem}: expected {expected} data bytes after the {header_size}-byte header "
-            f"for shape {shape} of {type_name}, got {actual}{where}"
-        )
-
-    stored = np.frombuffer(data, dtype=stored_dtype, count=prod(shape), offset=header_size).reshape(shape)
-    # astype copies, which also makes the result writable and independent of `data`.
-    return stored.astype(stored_dtype.newbyteorder("="))
+    return header_size, shape, IDX_DTYPES[type_code][1]

@@ -8,7 +8,7 @@
 from .builders import build_model, build_optimizer, seed_generators
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import DEFAULT_LR, PRESETS, TrainConfig
-from .inference import evaluate_checkpoint, load_image, load_trained_model, predict
+from .inference import ImageError, evaluate_checkpoint, load_image, load_trained_model, predict, read_image
 from .loop import EarlyStopping, Evaluation, NonFiniteLossError, TrainState, evaluate, fit, learning_rate
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 from .run import RunError, RunOutcome, resume_run, train_run
@@ -20,6 +20,7 @@ __all__ = [
     "CheckpointError",
     "EarlyStopping",
     "Evaluation",
+    "ImageError",
     "NonFiniteLossError",
     "RunError",
     "RunOutcome",
@@ -38,6 +39,7 @@ __all__ = [
     "load_trained_model",
     "per_class_accuracy",
     "predict",
+    "read_image",
     "resume_run",
     "save_checkpoint",
     "seed_generators",

@@ -1,4 +1,4 @@
-"""Build a run's model, optimizer and random generators from its `TrainConfig`."""
+"""Build a run's model, optimizer, random generators and data from its `TrainConfig`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,34 @@ def seed_generators(seed: int) -> dict[str, np.random.Generator]:
 def build_model(config: TrainConfig, rng: np.random.Generator | int | None = None):
     """The MLP of `config` (sizes, activation, keep_prob), initialized from `rng`."""
     return MLP(config.sizes, activation=config.activation, keep_prob=config.keep_prob, rng=rng)
+
+
+def expected_state_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]]:
+    """The state dict shapes of `build_model(config)`, computed without building it (no memory needed).
+
+    The MLP puts each hidden layer's Linear, activation and Dropout at indices 3i, 3i+1, 3i+2 and the output
+    Linear after them, as the equivalent `torch.nn.Sequential` does: {"0.weight": (196, 784), "0.bias": ...}.
+    """
+    shapes = {}
+    for index, (fan_in, fan_out) in enumerate(zip(config.sizes[:-1], config.sizes[1:])):
+        shapes[f"{3 * index}.weight"] = (fan_out, fan_in)
+        shapes[f"{3 * index}.bias"] = (fan_out,)
+    return shapes
+
+
+def load_dataset(data_dir: str | None = None, download: bool = True, progress: bool = True):
+    """Fashion-MNIST for a run: from `data_dir` alone if it is given (a folder without the data set is an
+    error, never a reason to use another copy), otherwise from the usual places or a download."""
+    from ..data import load_fashion_mnist
+
+    if data_dir is not None:
+        return load_fashion_mnist(data_dir, download=False, only_root=True, progress=progress)
+    return load_fashion_mnist(None, download=download, progress=progress)
+
+
+def describe_source(dataset) -> str:
+    """Where a loaded data set came from, for the log: "data: <folder>" or "data: downloaded into <folder>"."""
+    return f"data: {'downloaded into ' if dataset.downloaded else ''}{dataset.source}"
 
 
 def build_optimizer(config: TrainConfig, params) -> optim.Optimizer:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from .metrics import accuracy
 EVAL_BATCH_SIZE = 10_000
 # Refreshing the progress bar's postfix every step would cost more than the step itself on small batches.
 _POSTFIX_EVERY = 20
+_ROOM_FOR_CTRL_C = 3
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -68,7 +70,7 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = E
     """
     total_loss = 0.0
     predictions = np.empty(len(y), dtype=np.int64)
-    with inference(model):
+    with inference(model), _quiet_floating_point():
         for start in range(0, len(y), batch_size):
             stop = start + batch_size
             logits = model(x[start:stop])
@@ -219,6 +221,9 @@ def fit(
     """
     state = state if state is not None else TrainState(EarlyStopping(config.monitor, config.patience))
     params = list(model.parameters())
+    show_skipped = config.on_nan == "skip"
+    if log is not None and not state.finished and state.epoch < config.epochs:
+        log(epoch_header(config.epochs, show_skipped))
     while not state.finished and state.epoch < config.epochs:
         epoch = state.epoch + 1
         started = time.perf_counter()
@@ -255,7 +260,7 @@ def fit(
             )
         state.finished = state.stop_reason is not None or epoch == config.epochs
         if log is not None:
-            log(format_epoch(metrics, config.epochs, improved))
+            log(format_epoch(metrics, config.epochs, improved, show_skipped))
         if on_epoch_end is not None:
             on_epoch_end(state, improved)
     state.restore_best(model)
@@ -285,9 +290,9 @@ def train_epoch(
         leave=False,
         file=sys.stderr,
         disable=None if progress is None else not progress,
-        dynamic_ncols=True,
+        ncols=progress_bar_width(),
     )
-    with bar:
+    with bar, _quiet_floating_point():
         for step, (x, y) in enumerate(bar, start=1):
             optimizer.zero_grad()
             loss, logits = loss_and_logits(model, x, y, config.l2)
@@ -319,18 +324,47 @@ def train_epoch(
     return {"loss": loss_sum / seen, "accuracy": correct / seen, "skipped_steps": skipped}
 
 
-def format_epoch(metrics: dict, epochs: int, improved: bool) -> str:
-    """The line printed after each epoch; a final `*` marks a new best epoch."""
-    width = len(str(epochs))
-    line = (
-        f"epoch {metrics['epoch']:{width}d}/{epochs}  "
-        f"train loss {metrics['train_loss']:.4f} acc {metrics['train_accuracy']:.2%}  "
-        f"val loss {metrics['val_loss']:.4f} acc {metrics['val_accuracy']:.2%}  "
-        f"lr {metrics['lr']:.2e}  {metrics['seconds']:.1f}s"
+def epoch_header(epochs: int, show_skipped: bool = False) -> str:
+    """The column names above the lines of `format_epoch` (a table keeps each line within 80 columns)."""
+    header = (
+        f"{'epoch':>{_epoch_width(epochs)}}  {'train loss':>10}  {'acc':>7}  {'val loss':>8}  {'acc':>7}  "
+        f"{'lr':>7}  {'time':>7}"
     )
-    if metrics["skipped_steps"]:
-        line += f"  ({metrics['skipped_steps']} non-finite steps skipped)"
-    return line + ("  *" if improved else "")
+    return header + ("  skips" if show_skipped else "") + "  best"
+
+
+def format_epoch(metrics: dict, epochs: int, improved: bool, show_skipped: bool = False) -> str:
+    """The line printed after each epoch, under `epoch_header`; a `*` in the last column marks a new best epoch."""
+    epoch = f"{metrics['epoch']:{len(str(epochs))}d}/{epochs}"
+    line = (
+        f"{epoch:>{_epoch_width(epochs)}}  {metrics['train_loss']:10.4f}  {metrics['train_accuracy']:7.2%}  "
+        f"{metrics['val_loss']:8.4f}  {metrics['val_accuracy']:7.2%}  {metrics['lr']:7.1e}  "
+        f"{metrics['seconds']:6.1f}s"
+    )
+    if show_skipped:
+        line += f"  {metrics['skipped_steps']:5d}"
+    return line + ("     *" if improved else "")
+
+
+def _epoch_width(epochs: int) -> int:
+    return max(len("epoch"), 2 * len(str(epochs)) + 1)
+
+
+def progress_bar_width() -> int:
+    """The width of the progress bar: the terminal's, less room for the "^C" a terminal echoes on Ctrl-C.
+
+    A bar as wide as the terminal leaves the cursor at its last column; the echoed "^C" then wraps onto a
+    new line, and clearing the bar clears that line instead, leaving the bar on screen.
+    """
+    return max(20, shutil.get_terminal_size().columns - _ROOM_FOR_CTRL_C)
+
+
+@contextlib.contextmanager
+def _quiet_floating_point():
+    # A diverging run makes NaN and inf; the loop detects them and says where. NumPy's RuntimeWarnings
+    # ("invalid value encountered ...") would only repeat it, less clearly.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        yield
 
 
 def _gradient_norm(params: list, clip: float | None) -> float:

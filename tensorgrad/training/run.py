@@ -12,6 +12,7 @@ The run folder holds:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,11 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import FASHION_MNIST_CLASSES, DataLoader, load_fashion_mnist, to_float32, train_val_split
-from ..files import write_bytes_atomically, write_json_atomically
+from ..data import FASHION_MNIST_CLASSES, DataLoader, to_float32, train_val_split
+from ..files import (
+    LOCK_FILE,
+    FolderLockedError,
+    describe_os_error,
+    folder_lock,
+    remove_stale_temporaries,
+    write_bytes_atomically,
+    write_json_atomically,
+)
 from ..optional import is_available
 from . import checkpoint as ckpt
-from .builders import build_model, build_optimizer, seed_generators
+from .builders import build_model, build_optimizer, describe_source, load_dataset, seed_generators
 from .config import NUM_CLASSES, TrainConfig
 from .loop import EarlyStopping, NonFiniteLossError, TrainState, evaluate, fit
 from .metrics import confusion_matrix, per_class_accuracy
@@ -62,7 +71,7 @@ GRAPH_BATCH = 8
 
 
 class RunError(RuntimeError):
-    """The run folder cannot be used as asked (it already holds a run, or has nothing to resume)."""
+    """The run folder cannot be used as asked (not new or empty, in use, nothing to resume, cannot be written)."""
 
 
 @dataclass
@@ -91,7 +100,7 @@ def prepare_data(config: TrainConfig, split_rng: np.random.Generator, dataset=No
     """Load Fashion-MNIST (or use `dataset`), hold out `config.val_size` training examples for validation,
     keep at most `config.max_train_examples` of the rest, and scale the pixels to [0, 1]."""
     if dataset is None:
-        dataset = load_fashion_mnist(config.data_dir, download=config.download)
+        dataset = load_dataset(config.data_dir, download=config.download)
     try:
         (train_x, train_y), (val_x, val_y) = train_val_split(
             dataset.train_images, dataset.train_labels, config.val_size, split_rng
@@ -131,17 +140,25 @@ def train_run(
 ) -> RunOutcome:
     """Train a new run of `config` into `run_dir` (default: a fresh folder under `runs/`).
 
-    `dataset` (a loaded `FashionMNIST`) skips loading the data; `on_step(epoch, step)` is passed on to `fit`.
-    Raises `RunError` if `run_dir` already holds a run.
+    `run_dir` must be new or empty: a folder holding a run (continue it with `resume_run`), other files, or
+    a file is a `RunError`, as is a folder another process holds. `dataset` (a loaded `FashionMNIST`) skips
+    loading the data; `on_step(epoch, step)` is passed on to `fit`.
     """
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir()
-    if (run_dir / LAST_CHECKPOINT).exists():
-        raise RunError(
-            f"{run_dir} already holds a run; continue it with --resume {run_dir}, or pick another --out"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / CONFIG_FILE, config.to_dict())
-    return _Run(run_dir, config, None, dataset, log, progress, on_step).execute()
+    created = _make_folder(run_dir)
+    run = None
+    try:
+        with _locked(run_dir):
+            _check_new_or_empty(run_dir)
+            run = _Run(run_dir, config, None, dataset, log, progress, on_step)
+            return run.execute()
+    finally:
+        # A run that never saved a checkpoint has nothing worth keeping: the folder is left as it was found.
+        if run is not None and run.saved_epoch is None:
+            run.remove_written_files()
+        if created and (run is None or run.saved_epoch is None):
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
 
 
 def resume_run(
@@ -158,52 +175,95 @@ def resume_run(
 
     The settings come from the checkpoint; only where the data lives (`data_dir`, `download`) may change.
     A run that had already finished is not trained further: its results and pictures are written again.
+    Temporary files left by a killed process are removed first.
     """
     run_dir = Path(run_dir)
-    last = run_dir / LAST_CHECKPOINT
-    if not last.exists():
-        raise RunError(f"cannot resume {run_dir}: it has no {LAST_CHECKPOINT}")
-    checkpoint = ckpt.load_checkpoint(last)
+    if not run_dir.is_dir():
+        problem = "it is not a folder" if run_dir.exists() else "no such folder"
+        raise RunError(f"cannot resume {run_dir}: {problem}")
+    with _locked(run_dir):
+        stale = remove_stale_temporaries(run_dir, RUN_FILES)
+        if stale:
+            log(f"removed {len(stale)} temporary file(s) left by an earlier, killed process: "
+                + ", ".join(p.name for p in stale))  # fmt: skip
+        if not (run_dir / LAST_CHECKPOINT).exists():
+            raise RunError(f"cannot resume {run_dir}: it has no {LAST_CHECKPOINT}")
+        changes = {"data_dir": data_dir, "download": download}
+        changes = {key: value for key, value in changes.items() if value is not None}
+        return _Run(run_dir, None, changes, dataset, log, progress, on_step).execute()
+
+
+def _make_folder(run_dir: Path) -> bool:
+    """Create `run_dir` (and its parents) if needed; True if it was created here."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a folder: a run needs a folder of its own")
     try:
-        config = TrainConfig.from_dict(checkpoint.config)
-    except (TypeError, ValueError) as error:
-        raise ckpt.CheckpointError(last, f"its config is not valid: {error}") from None
-    changes = {"data_dir": data_dir, "download": download}
-    config = dataclasses.replace(
-        config, **{key: value for key, value in changes.items() if value is not None}
-    )
-    return _Run(run_dir, config, checkpoint, dataset, log, progress, on_step).execute()
+        run_dir.mkdir(parents=True)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise RunError(f"cannot create the run folder: {describe_os_error(error)}") from None
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path):
+    """Hold the run folder's lock: one process at a time trains in a folder."""
+    try:
+        with folder_lock(run_dir):
+            yield
+    except FolderLockedError as error:
+        raise RunError(f"{error}, which is training there; wait for it to end (or stop it) first") from None
+    except OSError as error:  # only the lock file itself: the run turns its own OSErrors into RunErrors
+        if error.filename != str(run_dir / LOCK_FILE):
+            raise
+        raise RunError(f"cannot use {run_dir}: {describe_os_error(error)}") from None
+
+
+def _check_new_or_empty(run_dir: Path) -> None:
+    if (run_dir / LAST_CHECKPOINT).exists():
+        raise RunError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir}, or pick another --out"
+        )
+    entries = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE)
+    if entries:
+        shown = ", ".join(entries[:5]) + (f", ... ({len(entries)} in all)" if len(entries) > 5 else "")
+        raise RunError(
+            f"{run_dir} is not empty (it holds {shown}); a new run needs a new or empty folder: "
+            "pick another --out"
+        )
 
 
 class _Run:
-    """One session of a run: a new run, or a resumed one (`checkpoint` is then its `last.npz`)."""
+    """One session of a run: a new one (`config` given), or a resumed one (`config` None: it comes from
+    `last.npz`, with `changes` to where the data lives).
 
-    def __init__(self, run_dir: Path, config: TrainConfig, checkpoint, dataset, log, progress, on_step):
-        self.run_dir, self.config, self.log = run_dir, config, log
-        self.progress, self.on_step = progress, on_step
+    `phase` says where the session is ("loading", "training", "results"), so that Ctrl-C and errors of the
+    file system can say what was kept.
+    """
+
+    def __init__(self, run_dir: Path, config, changes, dataset, log, progress, on_step):
+        self.run_dir, self.config, self.changes, self.dataset = run_dir, config, changes, dataset
+        self.log, self.progress, self.on_step = log, progress, on_step
         self.started = time.perf_counter()
-        generators = seed_generators(config.seed)
-        self.data = prepare_data(config, generators["split"], dataset)
-        self.model = build_model(config, generators["model"])
-        self.optimizer = build_optimizer(config, self.model.parameters())
-        self.loader = DataLoader(
-            self.data.train_x, self.data.train_y, config.batch_size, shuffle=True, rng=generators["loader"]
-        )
         self.previous_seconds = 0.0  # wall time of earlier sessions of this run
-        if checkpoint is None:
-            self.state = TrainState(EarlyStopping(config.monitor, config.patience))
-            self.saved_epoch = None
-            # A checkpoint of epoch 0, so that even a run stopped in its first epoch can be resumed.
-            self._save_checkpoints(improved=False)
-            write_bytes_atomically(self.path(METRICS_FILE), b"")
-        else:
-            self._restore(checkpoint)
+        self.saved_epoch = None  # the epoch last.npz holds, once this session knows it
+        self.phase = "loading"
 
     def path(self, name: str) -> Path:
         return self.run_dir / name
 
     # ----- the session
     def execute(self) -> RunOutcome:
+        try:
+            return self._execute()
+        except KeyboardInterrupt:
+            return self._interrupted()
+        except OSError as error:  # a full disk, a folder made read-only, ...
+            raise RunError(self._os_error_message(error)) from None
+
+    def _execute(self) -> RunOutcome:
+        self._set_up()
         self.skipped_pictures = _note_missing_picture_libraries(self.log)
         if GRAPH_FILE not in self.skipped_pictures and not self.path(GRAPH_FILE).exists():
             self._draw_graph()
@@ -213,6 +273,7 @@ class _Run:
             return self._finish()
         if self.state.epoch:
             self.log(f"resuming {self.run_dir} after epoch {self.state.epoch}")
+        self.phase = "training"
         try:
             with open(self.path(METRICS_FILE), "a", encoding="utf-8") as self.metrics_file:
                 fit(
@@ -228,17 +289,76 @@ class _Run:
                     log=self.log,
                     progress=self.progress,
                 )
-        except KeyboardInterrupt:
-            self.log(
-                f"\nInterrupted in epoch {self.state.epoch + 1}. The last checkpoint, {self.path(LAST_CHECKPOINT)}, "
-                f"holds the end of epoch {self.saved_epoch}.\n"
-                f"Resume with: tensorgrad-train --resume {self.run_dir}  "
-                f"(or: python scripts/train.py --resume {self.run_dir})"
-            )
-            return RunOutcome(self.run_dir, "interrupted", EXIT_INTERRUPTED)
         except NonFiniteLossError as error:
             return self._stop_non_finite(error)
         return self._finish()
+
+    def _set_up(self) -> None:
+        """Read the checkpoint (when resuming) and the data; build the model, optimizer and loader."""
+        checkpoint = None
+        if self.config is None:
+            checkpoint = ckpt.load_checkpoint(self.path(LAST_CHECKPOINT))
+            config = TrainConfig.from_dict(checkpoint.config)  # load_checkpoint has checked it
+            self.config = dataclasses.replace(config, **self.changes)
+        config = self.config
+        generators = seed_generators(config.seed)
+        if self.dataset is None:
+            self.dataset = load_dataset(config.data_dir, download=config.download)
+            self.log(describe_source(self.dataset))
+        self.data = prepare_data(config, generators["split"], self.dataset)
+        self.model = build_model(config, generators["model"])
+        self.optimizer = build_optimizer(config, self.model.parameters())
+        self.loader = DataLoader(
+            self.data.train_x, self.data.train_y, config.batch_size, shuffle=True, rng=generators["loader"]
+        )
+        if checkpoint is None:
+            self.state = TrainState(EarlyStopping(config.monitor, config.patience))
+            write_json_atomically(self.path(CONFIG_FILE), config.to_dict())
+            write_bytes_atomically(self.path(METRICS_FILE), b"")
+            # A checkpoint of epoch 0, so that even a run stopped in its first epoch can be resumed.
+            self._save_checkpoints(improved=False)
+        else:
+            self._restore(checkpoint)
+
+    def _interrupted(self) -> RunOutcome:
+        """What Ctrl-C leaves, said in the words of the phase it came in."""
+        resume = f"Resume with: tensorgrad-train --resume {self.run_dir}"
+        last = self.path(LAST_CHECKPOINT)
+        if self.saved_epoch is None and self.changes is None:
+            self.log(
+                "\nInterrupted while loading, before training began: nothing was kept, nothing to resume. "
+                "Run the same command again to start over."
+            )
+        elif self.saved_epoch is None:
+            self.log(f"\nInterrupted while loading; {self.run_dir} is unchanged.\n{resume}")
+        elif self.phase == "results":
+            self.log(
+                f"\nInterrupted while writing the results; training is complete ({last} holds epoch "
+                f"{self.saved_epoch}).\nWrite the results with: tensorgrad-train --resume {self.run_dir}"
+            )
+        else:
+            self.log(
+                f"\nInterrupted in epoch {self.state.epoch + 1}. The last checkpoint, {last}, "
+                f"holds the end of epoch {self.saved_epoch}.\n{resume}"
+            )
+        return RunOutcome(self.run_dir, "interrupted", EXIT_INTERRUPTED)
+
+    def remove_written_files(self) -> None:
+        """Undo a new run that never saved a checkpoint: its folder was new or empty, so all in it is ours."""
+        for name in RUN_FILES:
+            with contextlib.suppress(OSError):
+                self.path(name).unlink()
+        with contextlib.suppress(OSError):
+            remove_stale_temporaries(self.run_dir, RUN_FILES)
+
+    def _os_error_message(self, error: OSError) -> str:
+        problem = describe_os_error(error)
+        if self.saved_epoch is None:
+            return f"{problem}; nothing was trained"
+        kept = f"{self.path(LAST_CHECKPOINT)} holds epoch {self.saved_epoch}"
+        if self.phase == "results":
+            return f"{problem} (while writing the results; training is complete and {kept})"
+        return f"{problem}; {kept}: once this is fixed, resume with --resume {self.run_dir}"
 
     def _end_epoch(self, state: TrainState, improved: bool) -> None:
         """After each epoch: checkpoints first, then the metrics line (a resume rewrites the lines it lacks)."""
@@ -248,11 +368,16 @@ class _Run:
 
     def _stop_non_finite(self, error: NonFiniteLossError) -> RunOutcome:
         best = self.state.early_stopping.best_epoch
+        remedies = ["a lower --lr"]
+        if self.config.clip_grad_norm is None:
+            remedies.append("--clip-grad-norm")
+        if self.config.on_nan != "skip":
+            remedies.append("--on-nan skip to skip such steps")
         self.log(
             f"\nStopped: {error}. No update was made with it, and the checkpoints are unchanged "
             f"({self.path(LAST_CHECKPOINT)} holds epoch {self.saved_epoch}"
             + (f", {self.path(BEST_CHECKPOINT)} the best epoch, {best})." if best else ").")
-            + "\nTry a lower --lr, --clip-grad-norm, or --on-nan skip to skip such steps."
+            + f"\nTry {', or '.join(remedies)}."
         )
         if not self.state.restore_best(self.model):
             return RunOutcome(self.run_dir, "non-finite", EXIT_FAILED)
@@ -286,21 +411,9 @@ class _Run:
 
     def _restore(self, checkpoint: ckpt.Checkpoint) -> None:
         path = self.path(LAST_CHECKPOINT)
-        ckpt.load_model_state(self.model, checkpoint.model_state, path)
-        ckpt.load_optimizer_state(self.optimizer, checkpoint.optimizer_state, path)
-        for name, generator in (("loader", self.loader.rng), ("model", self.model.rng)):
-            if name not in checkpoint.rng_states:
-                raise ckpt.CheckpointError(path, f"missing key rng/{name}")
-            ckpt.restore_generator(generator, checkpoint.rng_states[name], path)
-        try:
-            self.state = TrainState.from_progress(
-                self.config, checkpoint.epoch, checkpoint.progress, checkpoint.best_model_state
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise ckpt.CheckpointError(path, f"its training progress is incomplete: {error!r}") from None
-        if self.state.early_stopping.best_epoch and checkpoint.best_model_state is None:
-            raise ckpt.CheckpointError(path, "missing the best weights (best_model/...)")
-        self.previous_seconds = float(checkpoint.progress.get("wall_seconds", 0.0))
+        self.state, self.previous_seconds = restore_session(
+            checkpoint, path, self.config, self.model, self.optimizer, self.loader.rng
+        )
         self.saved_epoch = checkpoint.epoch
         # Lines written after this checkpoint (an interruption between the two writes) are dropped.
         lines = "".join(json.dumps(row) + "\n" for row in self.state.history)
@@ -312,6 +425,7 @@ class _Run:
 
     def _finish(self) -> RunOutcome:
         """Evaluate the best weights (already in the model) on the test set; write results and pictures."""
+        self.phase = "results"
         test = evaluate(self.model, self.data.test_x, self.data.test_y)
         confusion = confusion_matrix(test.predictions, self.data.test_y, NUM_CLASSES)
         class_accuracy = per_class_accuracy(confusion)
@@ -372,3 +486,26 @@ def _note_missing_picture_libraries(log) -> list[str]:
 
 def _and(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+def restore_session(checkpoint: ckpt.Checkpoint, path, config: TrainConfig, model, optimizer, loader_rng):
+    """Put a checkpoint's weights, optimizer state and generator states into a freshly built run.
+
+    Returns `(state, previous_wall_seconds)`; anything that does not fit is a `CheckpointError` naming `path`.
+    """
+    ckpt.load_model_state(model, checkpoint.model_state, path)
+    ckpt.load_optimizer_state(optimizer, checkpoint.optimizer_state, path)
+    for name, generator in (("loader", loader_rng), ("model", model.rng)):
+        if name not in checkpoint.rng_states:
+            raise ckpt.CheckpointError(path, f"missing key rng/{name}")
+        ckpt.restore_generator(generator, checkpoint.rng_states[name], path)
+    try:
+        state = TrainState.from_progress(
+            config, checkpoint.epoch, checkpoint.progress, checkpoint.best_model_state
+        )
+        previous_seconds = float(checkpoint.progress.get("wall_seconds", 0.0))
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as error:
+        raise ckpt.CheckpointError(path, f"its training progress is incomplete: {error!r}") from None
+    if state.early_stopping.best_epoch and checkpoint.best_model_state is None:
+        raise ckpt.CheckpointError(path, "missing the best weights (best_model/...)")
+    return state, previous_seconds

@@ -96,6 +96,7 @@ def test_the_wheel_installs_with_numpy_alone_and_trains(tmp_path):
     trained = run([str(scripts / "tensorgrad"), "train", *flags], cwd=work)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert trained.stdout.startswith(
+        f"data: {data_dir}\n"
         "note: curves.png, confusion.png and graph.svg will not be drawn: matplotlib and graphviz are not "
         "installed (pip install tensorgrad[train] installs them)\n"
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +54,41 @@ def assert_same_checkpoint(path_a: Path, path_b: Path) -> None:
         progress.pop("seconds")
         progress["history"] = [without(row, "seconds") for row in progress["history"]]
     assert progress_a == progress_b
+
+
+def copy_run(run_dir: Path, destination: Path) -> Path:
+    """A copy of a run folder, to damage or lock without touching the original."""
+    shutil.copytree(run_dir, destination)
+    return destination
+
+
+def can_create_in(directory: Path) -> bool:
+    probe = directory / ".probe"
+    try:
+        probe.write_bytes(b"")
+    except OSError:
+        return False
+    probe.unlink()
+    return True
+
+
+@contextlib.contextmanager
+def read_only(directory: Path):
+    """Make `directory` refuse new files for the block, even for root (chmod does not stop root; chattr +i does)."""
+    os.chmod(directory, 0o555)
+    immutable = False
+    try:
+        if can_create_in(directory):
+            subprocess.run(["chattr", "+i", str(directory)], check=True)
+            immutable = True
+        assert not can_create_in(directory), f"cannot make {directory} read-only on this machine"
+        yield directory
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+        os.chmod(directory, 0o755)
+
+
+def folder_snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file of a folder and its content, to check that nothing changed."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
