@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd.api import grad
-from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -100,22 +99,23 @@ def _analytical_jacobians(fn, inputs, checked):
 
 
 def _numerical_jacobians(fn, inputs, checked, eps):
+    # fn runs with recording on, as for the analytical pass: it may differentiate inside (as the function
+    # gradgradcheck builds does, or a user's function that calls autograd.grad), as torch's gradcheck allows
     jacobians = []
-    with no_grad():
-        for i in checked:
-            flat = inputs[i].data.reshape(-1)  # a view: perturbing it perturbs the input
-            if not np.shares_memory(flat, inputs[i].data):
-                raise ValueError(f"gradcheck: input {i} must be contiguous")
-            columns = []
-            for j in range(flat.size):
-                original = flat[j]
-                flat[j] = original + eps
-                plus = _output_array(fn(*inputs))
-                flat[j] = original - eps
-                minus = _output_array(fn(*inputs))
-                flat[j] = original
-                columns.append((plus - minus) / (2 * eps))
-            jacobians.append(np.array(columns).reshape(flat.size, -1))
+    for i in checked:
+        flat = inputs[i].data.reshape(-1)  # a view: perturbing it perturbs the input
+        if not np.shares_memory(flat, inputs[i].data):
+            raise ValueError(f"gradcheck: input {i} must be contiguous")
+        columns = []
+        for j in range(flat.size):
+            original = flat[j]
+            flat[j] = original + eps
+            plus = _output_array(fn(*inputs))
+            flat[j] = original - eps
+            minus = _output_array(fn(*inputs))
+            flat[j] = original
+            columns.append((plus - minus) / (2 * eps))
+        jacobians.append(np.array(columns).reshape(flat.size, -1))
     return jacobians
 
 
@@ -150,11 +150,9 @@ def gradgradcheck(
 
     def first_derivatives(*args):
         values, seeds = args[:n], args[n:]
-        # gradcheck runs this under no_grad for its finite differences: the derivatives need a graph still
-        with enable_grad():
-            outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
-            wrt = [values[i] for i in checked]
-            grads = grad(outs, wrt, seeds, create_graph=True, allow_unused=True)
+        outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
+        wrt = [values[i] for i in checked]
+        grads = grad(outs, wrt, seeds, create_graph=True, allow_unused=True)
         return tuple(
             g if g is not None else Tensor(np.zeros(x.shape, dtype=x.dtype)) for g, x in zip(grads, wrt)
         )
