@@ -95,7 +95,8 @@ class Function:
                 start = stop
         final = []
         for output in outputs:
-            final.append(recorded.get(id(output)) or _make(output.data))
+            tensor = recorded.get(id(output))  # (not `or`: a Tensor's truth is its value's)
+            final.append(_make(output.data) if tensor is None else tensor)
             ctx._outputs[id(output)] = final[-1]
         return final[0] if single else tuple(final)
 
