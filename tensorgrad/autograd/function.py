@@ -82,7 +82,7 @@ class Function:
         ]
         if not (_GradMode.enabled and any(needs) and differentiable):
             return result
-        node = FunctionNode(cls, ctx, args, differentiable)
+        node = FunctionNode(cls, ctx, args, differentiable, outputs)
         recorded = {}
         if len(differentiable) == 1:
             recorded[id(differentiable[0])] = apply(node, *inputs)
@@ -104,14 +104,20 @@ class Function:
 class FunctionNode(Op):
     """The node a custom Function records: it calls the Function's backward with Tensors."""
 
-    __slots__ = ("ctx", "function", "n_args", "output_shapes", "result", "tensor_positions")
+    __slots__ = ("ctx", "function", "n_args", "no_gradient", "output_shapes", "result", "tensor_positions")
 
-    def __init__(self, function, ctx, args, outputs):
+    def __init__(self, function, ctx, args, outputs, all_outputs):
         self.function = function
         self.ctx = ctx
         self.n_args = len(args)
         self.tensor_positions = {i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self.output_shapes = [o.shape for o in outputs]
+        # backward takes a gradient for every output of forward, as in torch: a zero one (shape, dtype) for
+        # those that get none (marked non-differentiable, or integer); None when every output gets one
+        recorded = {id(o) for o in outputs}
+        self.no_gradient = None
+        if len(recorded) != len(all_outputs):
+            self.no_gradient = [None if id(o) in recorded else (o.shape, o.dtype) for o in all_outputs]
         # what forward already computed: the output, or all of them packed end to end
         if len(outputs) == 1:
             self.result = outputs[0].data
@@ -139,6 +145,9 @@ class FunctionNode(Op):
             grads = tuple(parts)
         else:
             grads = (grads,)
+        if self.no_gradient is not None:
+            given = iter(grads)
+            grads = tuple(next(given) if slot is None else _make(np.zeros(*slot)) for slot in self.no_gradient)
         if recording:
             results = self.function.backward(self.ctx, *grads)
         else:
