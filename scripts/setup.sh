@@ -25,4 +25,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+# The tests compare against PyTorch (a CPU build): a reference for the tests, never a library dependency.
+.venv/bin/python -m pip install -q torch==2.13.0
 echo "setup: ready (.venv)"
