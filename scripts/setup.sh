@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for tensorgrad: the system packages (Graphviz's `dot`, the real
-# Fashion-MNIST data set), then a virtual environment in .venv with tensorgrad installed editable.
+# Fashion-MNIST data set), then a virtual environment in .venv with tensorgrad installed editable (and
+# PyTorch, CPU, which the tests compare against).
 # Safe to run again: what is already there is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
