@@ -267,3 +267,25 @@ def test_a_custom_function_inside_a_model_trains_like_the_built_in_op(rng):
     for w, cube in ((w_custom, Cube.apply), (w_builtin, lambda t: t**3)):
         cube(x @ w).mean().backward()
     np.testing.assert_allclose(w_custom.grad.data, w_builtin.grad.data, rtol=1e-14)
+
+
+def test_outputs_of_different_dtypes_keep_their_dtypes_and_so_do_their_gradients():
+    received = []
+
+    class ScaleBoth(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * 2.0, b * 3.0
+
+        @staticmethod
+        def backward(ctx, grad_a, grad_b):
+            received.extend([grad_a.dtype, grad_b.dtype])
+            return grad_a * 2.0, grad_b * 3.0
+
+    a, b = leaf([1.0, 2.0], dtype=np.float32), leaf([1.0, 2.0, 3.0])
+    scaled_a, scaled_b = ScaleBoth.apply(a, b)
+    assert (scaled_a.dtype, scaled_b.dtype) == (np.float32, np.float64)
+    (scaled_a.sum() + scaled_b.sum()).backward()
+    assert received == [np.float32, np.float64]
+    assert a.grad.dtype == np.float32
+    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
