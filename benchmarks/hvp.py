@@ -6,24 +6,33 @@
 The network is 784-196-64-10 (ReLU, dropout off, softmax cross-entropy + L2, float32) on a random batch;
 the derivatives are taken with respect to all of its ~167k parameters. One gradient is a forward pass and
 `autograd.grad(loss, params)`; the HVP is a forward pass, `autograd.grad(..., create_graph=True)` and a
-second backward of <grad, v>. PyTorch (2 threads) does the same double backward with
+second backward of <grad, v>. PyTorch does the same double backward with
 `torch.autograd.grad`, and forward-over-reverse with `torch.func.jvp(torch.func.grad(f))`. All start from
 the same weights, batch and vector. The methods take turns round by round, in rotating order; each ratio
 is the median of the round-by-round ratios hvp-time / gradient-time of one library.
+
+Both libraries run their matrix products on one thread (unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say
+otherwise): on a shared 2-core machine a second BLAS thread mostly waits for a core, and the timings turn
+into noise (a gradient took 170-220 ms with NumPy's default threads under load, 23 ms on one).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import sys
-import time
+import os
 
-import numpy as np
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")  # before NumPy (and PyTorch) load their BLAS
 
-import tensorgrad as tg
-from models import MLP
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import tensorgrad as tg  # noqa: E402
+from models import MLP  # noqa: E402
 
 SIZES = (784, 196, 64, 10)
 L2 = 1e-4
@@ -208,9 +217,13 @@ def main(argv=None) -> int:
             print("PyTorch is not installed: timing tensorgrad alone", file=sys.stderr)
             with_torch = False
         else:
-            torch.set_num_threads(2)
+            torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     report = benchmark(args.steps, args.batch_size, with_torch)
-    report["machine"] = {"python": platform.python_version(), "numpy": np.__version__}
+    report["machine"] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas_threads": int(os.environ["OPENBLAS_NUM_THREADS"]),
+    }
     if with_torch:
         report["machine"]["torch"] = torch.__version__
     print_table(report)
