@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for tensorgrad: the system packages (Graphviz's `dot`, the real
 # Fashion-MNIST data set), then a virtual environment in .venv with tensorgrad installed editable, with its
-# "dev" extra: every optional library the tests use (they never skip), onnx and onnxruntime included.
+# "dev" extra: every optional library the tests use (they never skip), onnx and onnxruntime included, and
+# PyTorch (CPU), which the tests compare against.
 # Safe to run again: what is already there is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+# The tests compare against PyTorch (a CPU build): a reference for the tests, never a library dependency.
+.venv/bin/python -m pip install -q torch==2.13.0
 echo "setup: ready (.venv)"

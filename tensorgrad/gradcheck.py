@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd.api import grad
-from .grad_mode import no_grad
 from .tensor import Tensor
 
 
@@ -102,22 +101,23 @@ def _analytical_jacobians(fn, inputs, checked):
 
 
 def _numerical_jacobians(fn, inputs, checked, eps):
+    # fn runs with recording on, as for the analytical pass: it may differentiate inside (as the function
+    # gradgradcheck builds does, or a user's function that calls autograd.grad), as torch's gradcheck allows
     jacobians = []
-    with no_grad():
-        for i in checked:
-            flat = inputs[i].data.reshape(-1)  # a view: perturbing it perturbs the input
-            if not np.shares_memory(flat, inputs[i].data):
-                raise ValueError(f"gradcheck: input {i} must be contiguous")
-            columns = []
-            for j in range(flat.size):
-                original = flat[j]
-                flat[j] = original + eps
-                plus = _output_array(fn(*inputs))
-                flat[j] = original - eps
-                minus = _output_array(fn(*inputs))
-                flat[j] = original
-                columns.append((plus - minus) / (2 * eps))
-            jacobians.append(np.array(columns).reshape(flat.size, -1))
+    for i in checked:
+        flat = inputs[i].data.reshape(-1)  # a view: perturbing it perturbs the input
+        if not np.shares_memory(flat, inputs[i].data):
+            raise ValueError(f"gradcheck: input {i} must be contiguous")
+        columns = []
+        for j in range(flat.size):
+            original = flat[j]
+            flat[j] = original + eps
+            plus = _output_array(fn(*inputs))
+            flat[j] = original - eps
+            minus = _output_array(fn(*inputs))
+            flat[j] = original
+            columns.append((plus - minus) / (2 * eps))
+        jacobians.append(np.array(columns).reshape(flat.size, -1))
     return jacobians
 
 

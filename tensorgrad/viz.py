@@ -101,7 +101,7 @@ def draw_graph(
 
     # Ids are handed out breadth-first from the root, so truncating at `max_nodes` keeps the nodes nearest
     # the root; the traversal still walks the whole graph, to count what it leaves out.
-    node_ids: dict[int, str] = {}  # id(tensor) -> its node id; id() is only a key here, never drawn
+    node_ids: dict[int, str] = {}  # _key(tensor) -> its node id; id() is only a key here, never drawn
     next_index = 0
     hidden_count = 0
     fed_by_hidden: list[str] = []  # drawn nodes with an input that was left out
@@ -117,7 +117,7 @@ def draw_graph(
 
     def add_tensor(tensor: Tensor) -> str | None:
         node_id = new_node()
-        node_ids[id(tensor)] = node_id
+        node_ids[_key(tensor)] = node_id
         if node_id is not None:
             label = _tensor_label(tensor, name_of(tensor), show_grad_norm)
             dot.node(node_id, label, **_tensor_style(tensor, tensor is root))
@@ -133,7 +133,7 @@ def draw_graph(
             return None
         (previous,) = others
         node = previous._node
-        if node is None or uses[id(previous)] != 1 or name_of(previous) is not None:
+        if node is None or uses[_key(previous)] != 1 or name_of(previous) is not None:
             return None
         return previous if node.describe() == label else None
 
@@ -162,7 +162,7 @@ def draw_graph(
             continue
         run = run_ending_at(op)
         op_id = new_node()
-        output_id = node_ids[id(output)]
+        output_id = node_ids[_key(output)]
         if op_id is not None:
             if len(run) == 1:
                 dot.node(op_id, graphviz.escape(op.describe()), **_OP_STYLE)
@@ -173,8 +173,8 @@ def draw_graph(
         elif output_id is not None:
             fed_by_hidden.append(output_id)  # a drawn tensor whose op was left out
         for tensor in run[-1].inputs:  # the first op of the run takes the run's inputs
-            if id(tensor) in node_ids:
-                tensor_id = node_ids[id(tensor)]
+            if _key(tensor) in node_ids:
+                tensor_id = node_ids[_key(tensor)]
             else:
                 tensor_id = add_tensor(tensor)
                 queue.append(tensor)
@@ -193,8 +193,18 @@ def draw_graph(
     return dot
 
 
+def _key(tensor: Tensor) -> int:
+    """What identifies a tensor in the drawing: its op for a result, the tensor itself for a leaf.
+
+    A create_graph backward hands each op's backward a new Tensor around the op's output, so one result can
+    have several Tensor objects; keyed by its op, it is drawn once, with its op once.
+    """
+    node = tensor._node
+    return id(tensor) if node is None else id(node)
+
+
 def _count_uses(root: Tensor) -> dict:
-    """id(tensor) -> how many times the ops behind `root` take it as an input; raises if they were released."""
+    """_key(tensor) -> how many times the ops behind `root` take it as an input; raises if they were released."""
     uses: dict[int, int] = {}
     seen_ops = set()
     stack = [root._node] if root._node is not None else []
@@ -203,7 +213,8 @@ def _count_uses(root: Tensor) -> dict:
         if op.released:
             raise RuntimeError(RELEASED_GRAPH_MESSAGE)
         for tensor in op.inputs:
-            uses[id(tensor)] = uses.get(id(tensor), 0) + 1
+            key = _key(tensor)
+            uses[key] = uses.get(key, 0) + 1
             child = tensor._node
             if child is not None and id(child) not in seen_ops:
                 seen_ops.add(id(child))

@@ -43,3 +43,17 @@ def test_op_overhead_benchmark_reports_microseconds_per_op(tmp_path):
     report = json.loads(out.read_text())
     assert report["ops"] == 200
     assert report["microseconds_per_op"]["forward (recorded)"] > 0
+
+
+def test_hvp_benchmark_reports_the_ratio_of_an_hvp_to_a_gradient(tmp_path):
+    out = tmp_path / "hvp.json"
+    # without PyTorch (its import alone takes seconds); the benchmark checks its products against torch's
+    result = run("hvp.py", "--steps", "2", "--batch-size", "16", "--no-torch", "--json", str(out))
+    assert "Hessian-vector product vs one gradient" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["parameters"] == 784 * 196 + 196 + 196 * 64 + 64 + 64 * 10 + 10
+    assert set(report["results"]) == {"tensorgrad"}
+    entry = report["results"]["tensorgrad"]
+    assert entry["gradient_ms"] > 0 and entry["hvp_ms"] > 0
+    low, high = entry["hvp_over_gradient_range"]
+    assert 0 < low <= entry["hvp_over_gradient"] <= high

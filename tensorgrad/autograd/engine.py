@@ -175,6 +175,10 @@ def _walk(roots, seeds, retain_graph, create_graph, capture):
         grad = _run_hooks(leaf._hooks, grad, create_graph, leaf)
         shared.add(id(grad))
         _accumulate_into_leaf(leaf, grad, shared, create_graph)
+    if captured:  # a captured leaf's hooks see its whole gradient, as in torch (a non-leaf's ran at its node)
+        for key, grad in captured.items():
+            if isinstance(key, Tensor) and key._hooks is not None:
+                captured[key] = _run_hooks(key._hooks, grad, create_graph, key)
     return captured
 
 

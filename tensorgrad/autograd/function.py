@@ -82,7 +82,7 @@ class Function:
         ]
         if not (_GradMode.enabled and any(needs) and differentiable):
             return result
-        node = FunctionNode(cls, ctx, args, differentiable)
+        node = FunctionNode(cls, ctx, args, differentiable, outputs)
         recorded = {}
         if len(differentiable) == 1:
             recorded[id(differentiable[0])] = apply(node, *inputs)
@@ -91,11 +91,14 @@ class Function:
             start = 0
             for output in differentiable:
                 stop = start + output.data.size
-                recorded[id(output)] = apply(PickOutput(slice(start, stop), output.shape), packed)
+                recorded[id(output)] = apply(
+                    PickOutput(slice(start, stop), output.shape, output.dtype), packed
+                )
                 start = stop
         final = []
         for output in outputs:
-            final.append(recorded.get(id(output)) or _make(output.data))
+            tensor = recorded.get(id(output))  # (not `or`: a Tensor's truth is its value's)
+            final.append(_make(output.data) if tensor is None else tensor)
             ctx._outputs[id(output)] = final[-1]
         return final[0] if single else tuple(final)
 
@@ -103,14 +106,30 @@ class Function:
 class FunctionNode(Op):
     """The node a custom Function records: it calls the Function's backward with Tensors."""
 
-    __slots__ = ("ctx", "function", "n_args", "output_shapes", "result", "tensor_positions")
+    __slots__ = (
+        "ctx",
+        "function",
+        "n_args",
+        "no_gradient",
+        "output_dtypes",
+        "output_shapes",
+        "result",
+        "tensor_positions",
+    )
 
-    def __init__(self, function, ctx, args, outputs):
+    def __init__(self, function, ctx, args, outputs, all_outputs):
         self.function = function
         self.ctx = ctx
         self.n_args = len(args)
         self.tensor_positions = {i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self.output_shapes = [o.shape for o in outputs]
+        self.output_dtypes = [o.dtype for o in outputs]
+        # backward takes a gradient for every output of forward, as in torch: a zero one (shape, dtype) for
+        # those that get none (marked non-differentiable, or integer); None when every output gets one
+        recorded = {id(o) for o in outputs}
+        self.no_gradient = None
+        if len(recorded) != len(all_outputs):
+            self.no_gradient = [None if id(o) in recorded else (o.shape, o.dtype) for o in all_outputs]
         # what forward already computed: the output, or all of them packed end to end
         if len(outputs) == 1:
             self.result = outputs[0].data
@@ -131,13 +150,18 @@ class FunctionNode(Op):
         grads = grad if recording else _make(grad)
         if len(self.output_shapes) > 1:  # unpack the packed gradient, one tensor per output
             flat, start, parts = grads, 0, []
-            for shape in self.output_shapes:
+            for shape, dtype in zip(self.output_shapes, self.output_dtypes):
                 stop = start + int(np.prod(shape, dtype=np.int64))
-                parts.append(flat[start:stop].reshape(shape))
+                parts.append(flat[start:stop].reshape(shape).to(dtype))
                 start = stop
             grads = tuple(parts)
         else:
             grads = (grads,)
+        if self.no_gradient is not None:
+            given = iter(grads)
+            grads = tuple(
+                next(given) if slot is None else _make(np.zeros(*slot)) for slot in self.no_gradient
+            )
         if recording:
             results = self.function.backward(self.ctx, *grads)
         else:
@@ -166,15 +190,16 @@ class FunctionNode(Op):
 class PickOutput(Op):
     """One output of a custom Function with several: its part of the packed outputs, in its shape."""
 
-    __slots__ = ("part", "shape")
+    __slots__ = ("dtype", "part", "shape")
     name = "output"
 
-    def __init__(self, part: slice, shape: tuple):
+    def __init__(self, part: slice, shape: tuple, dtype):
         self.part = part
         self.shape = shape
+        self.dtype = dtype  # the packing promotes outputs of different dtypes to a common one: undo that
 
     def forward(self, packed):
-        return packed[self.part].reshape(self.shape)
+        return packed[self.part].reshape(self.shape).astype(self.dtype, copy=False)
 
     def backward(self, grad, packed, out):
         return index_add(grad.reshape((-1,)), self.part, packed.shape)

@@ -2,6 +2,7 @@
 
 tensorgrad draw --out graph.svg           # or .png, .pdf, .dot
 tensorgrad draw --out graph.png --rankdir LR --grad-norm
+tensorgrad draw --second-order --out docs/second_order_graph.png
 """
 
 from __future__ import annotations
@@ -36,6 +37,22 @@ def mlp_training_step_graph(batch_size: int = 32, l2: float = 1e-4, seed: int = 
     return loss, dict(model.named_parameters())
 
 
+def second_order_graph(seed: int = 0):
+    """A gradient penalty on one tanh layer: ||d loss / d W||^2, whose graph holds the backward's own ops.
+
+    Returns `(penalty, params)`: the penalty tensor (its graph has the forward ops and, recorded by
+    `autograd.grad(create_graph=True)`, the ops of the gradient) and the parameters by name.
+    """
+    rng = np.random.default_rng(seed)
+    weight = tg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    inputs = tg.tensor(rng.standard_normal((4, 3)), name="inputs")
+    loss = (inputs @ weight).tanh().sum()
+    (grad_weight,) = tg.autograd.grad(loss, [weight], create_graph=True)
+    grad_weight.name = "d loss / d W"
+    penalty = (grad_weight * grad_weight).sum()
+    return penalty, {"W": weight}
+
+
 def main(argv=None, prog: str = "tensorgrad draw") -> int:
     """Run `tensorgrad draw` with `argv` (default: the command line); returns the exit code."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
@@ -44,6 +61,11 @@ def main(argv=None, prog: str = "tensorgrad draw") -> int:
     parser.add_argument("--grad-norm", action="store_true", help="show the L2 norm of each gradient")
     parser.add_argument("--batch-size", type=types.positive_int, default=32)
     parser.add_argument("--seed", type=types.nonnegative_int, default=0)
+    parser.add_argument(
+        "--second-order",
+        action="store_true",
+        help="draw a gradient penalty (a graph through a backward) instead",
+    )
     args = parser.parse_args(argv)
 
     fmt = args.out.suffix.lstrip(".").lower()
@@ -55,7 +77,10 @@ def main(argv=None, prog: str = "tensorgrad draw") -> int:
 
     def work() -> int:
         require("graphviz", "drawing the graph")
-        loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
+        if args.second_order:
+            loss, params = second_order_graph(seed=args.seed)
+        else:
+            loss, params = mlp_training_step_graph(batch_size=args.batch_size, seed=args.seed)
         graph = draw_graph(loss, params, show_grad_norm=args.grad_norm, rankdir=args.rankdir)
         data = graph.source.encode() if fmt == "dot" else graph.pipe(format=fmt)
         args.out.parent.mkdir(parents=True, exist_ok=True)
