@@ -32,7 +32,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
-from models import MLP  # noqa: E402
+from tensorgrad.models import MLP  # noqa: E402
 
 SIZES = (784, 196, 64, 10)
 L2 = 1e-4

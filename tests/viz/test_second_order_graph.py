@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
 import tensorgrad as tg
+from tensorgrad.cli import draw
 from tensorgrad.viz import draw_graph
 
 from .test_draw_graph import edges, op_nodes, tensor_nodes
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "draw_graph.py"
 
 
 def op_labels(dot) -> Counter:
@@ -86,14 +83,13 @@ def test_a_second_order_graph_renders_with_dot():
 def test_the_script_draws_a_gradient_penalty_through_its_backward(tmp_path):
     out = tmp_path / "second_order.dot"
     subprocess.run(
-        [sys.executable, str(SCRIPT), "--second-order", "--out", str(out)], check=True, timeout=120
+        [sys.executable, "-m", "tensorgrad.cli.draw", "--second-order", "--out", str(out)],
+        check=True,
+        timeout=120,
     )
     source = out.read_text()
     assert "d loss / d W" in source
-    spec = importlib.util.spec_from_file_location("draw_graph_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    penalty, params = module.second_order_graph()
+    penalty, params = draw.second_order_graph()
     # tanh's backward (1 - out * out) and matmul's (grad @ inputs^T) are in the picture, beside the forward
     assert op_labels(draw_graph(penalty, params)) == Counter(
         {"matmul": 2, "mul": 3, "tanh": 1, "sub": 1, "sum": 1}
