@@ -25,6 +25,7 @@ import numpy as np
 
 from ..data import FASHION_MNIST_CLASSES, DataLoader, load_fashion_mnist, to_float32, train_val_split
 from ..files import write_bytes_atomically, write_json_atomically
+from ..optim import state_to_arrays
 from . import checkpoint as ckpt
 from .builders import build_model, build_optimizer, seed_generators
 from .config import NUM_CLASSES, TrainConfig
@@ -263,7 +264,7 @@ class _Run:
             config=self.config.to_dict(),
             model_state=self.model.state_dict(),
             epoch=self.state.epoch,
-            optimizer_state=self.optimizer.state_dict(),
+            optimizer_state=state_to_arrays(self.optimizer.state_dict()),
             rng_states={
                 "loader": ckpt.generator_state(self.loader.rng),
                 "model": ckpt.generator_state(self.model.rng),
