@@ -25,4 +25,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+# PyTorch is the reference the tests compare optimizers, schedules and module state dicts with; the library
+# itself never imports it.
+.venv/bin/python -m pip install -q torch==2.13.0
 echo "setup: ready (.venv)"

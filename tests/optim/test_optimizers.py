@@ -265,3 +265,29 @@ def test_a_weight_penalized_twice_gets_both_gradients_with_a_buffer():
     optim.SGD([w], lr=0.1).zero_grad()
     F.l2_penalty([w, w], 0.5).backward()
     np.testing.assert_allclose(w.grad.data, 2 * 0.5 * w.data)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_state_as_flat_arrays_round_trips_for_every_optimizer(name):
+    """What a checkpoint (.npz: flat arrays only) stores: state_to_arrays, then state_from_arrays."""
+    params, grads = make_problem(dtype=np.float32)
+    options = {"lr": 0.01, "momentum": 0.9} if name == "SGD" else {"lr": 0.01}
+    groups = [{"params": params[:2]}, {"params": params[2:], "lr": 0.02}]
+    opt = getattr(optim, name)(groups, **options)
+    for p, g in zip(params, grads[0]):
+        p.grad = tg.tensor(g)
+    opt.step()
+    arrays = optim.state_to_arrays(opt.state_dict())
+    assert all(isinstance(key, str) and isinstance(value, np.ndarray) for key, value in arrays.items())
+    assert "param_groups/1/lr" in arrays and "param_groups/0/params" in arrays
+    restored = getattr(optim, name)([{"params": params[:2]}, {"params": params[2:]}], lr=0.5)
+    restored.load_state_dict(optim.state_from_arrays(arrays))
+    assert restored.param_groups[1]["lr"] == 0.02
+    assert restored.state_dict()["param_groups"] == opt.state_dict()["param_groups"]
+    for key, value in optim.state_to_arrays(restored.state_dict()).items():
+        np.testing.assert_array_equal(value, arrays[key], err_msg=key)
+
+
+def test_state_from_arrays_names_an_entry_of_another_layout():
+    with pytest.raises(KeyError, match="'steps' is neither state/<index>/<name> nor param_groups"):
+        optim.state_from_arrays({"steps": np.zeros(3), "lr": np.asarray(0.1)})
