@@ -27,6 +27,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
-# The tests compare against PyTorch (a CPU build): a reference for the tests, never a library dependency.
+# PyTorch (a CPU build) is the reference the tests compare against; the library itself never imports it.
 .venv/bin/python -m pip install -q torch==2.13.0
 echo "setup: ready (.venv)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -15,6 +16,13 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README example", "exec"), {})
     assert (tmp_path / "graph.svg").read_text().lstrip().startswith("<")
+
+
+def test_readme_param_groups_and_schedule_example_runs(capsys):
+    example = next(b for b in re.findall(r"```python\n(.*?)```", README, re.S) if "lr_scheduler" in b)
+    exec(compile(example, "README schedule example", "exec"), {})
+    rates = json.loads(capsys.readouterr().out)  # the example prints a list of two floats
+    assert len(rates) == 2 and max(rates) < 1e-12  # after the last epoch the cosine decay has reached 0
 
 
 def test_readme_gives_one_train_and_one_test_command_on_setup():

@@ -73,9 +73,20 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         help=f"beta of --optimizer momentum (default: {defaults.momentum})",
     )
     training.add_argument(
+        "--schedule",
         "--lr-schedule",
+        dest="lr_schedule",
         choices=LR_SCHEDULES,
-        help=f"constant, or cosine decay from --lr to 0 over --epochs (default: {defaults.lr_schedule})",
+        help="the learning rate over the epochs: cosine decay from --lr towards 0, onecycle (up to --lr and "
+        "down), step (divided by 10 at each third), or constant "
+        f"(default: {defaults.lr_schedule})",
+    )
+    training.add_argument(
+        "--warmup-epochs",
+        type=types.nonnegative_int,
+        metavar="N",
+        help="raise the rate linearly over the first N epochs, then follow --schedule "
+        f"(default: {defaults.warmup_epochs})",
     )
     training.add_argument("--batch-size", type=types.positive_int, help=f"(default: {defaults.batch_size})")
     training.add_argument(

@@ -1,4 +1,4 @@
-"""Layers: `Linear`, activations, `Dropout`, `Flatten`, `Sequential`."""
+"""Layers: `Linear`, activations, `Softmax`/`LogSoftmax`, `Dropout`, `Flatten`, `Identity`, `Sequential`."""
 
 from __future__ import annotations
 
@@ -54,6 +54,44 @@ class Sigmoid(Module):
         return F.sigmoid(_as_tensor(x))
 
 
+class Softmax(Module):
+    """softmax along `dim`: each slice along it becomes probabilities that sum to 1."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x) -> Tensor:
+        return F.softmax(_as_tensor(x), self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along `dim`, computed stably (log-sum-exp)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x) -> Tensor:
+        return F.log_softmax(_as_tensor(x), self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer); takes and ignores any arguments, as PyTorch's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
 class Dropout(Module):
     """Inverted dropout with drop probability `p` while training; the identity in eval mode.
 
@@ -71,14 +109,22 @@ class Dropout(Module):
         return F.dropout(_as_tensor(x), self.p, self.training, self.rng)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace=False"  # PyTorch's text; tensorgrad never drops out in place
 
 
 class Flatten(Module):
-    """Merge all axes after the first: (N, 28, 28) -> (N, 784)."""
+    """Merge the axes from `start_dim` to `end_dim` into one; by default all after the first (the batch):
+    (N, 28, 28) -> (N, 784)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x) -> Tensor:
-        return _as_tensor(x).flatten(1)
+        return _as_tensor(x).flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Sequential(Module):

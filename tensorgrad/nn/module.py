@@ -91,6 +91,25 @@ class Module:
         for _, buffer in self.named_buffers():
             yield buffer
 
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register `module` as the sub-module `name` (what attribute assignment does, for names that are
+        not identifiers, such as a container's "0"). Checks the name as PyTorch does."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+        if not isinstance(name, str):
+            raise TypeError(f"add_module: a module name must be a string, not {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"add_module: a module name must be non-empty and contain no '.', got {name!r}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"add_module: attribute {name!r} already exists")
+        if module is None:
+            self._modules.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
@@ -115,8 +134,25 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for each direct sub-module, each module once."""
+        seen = set()
+        for name, module in self._modules.items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
     def children(self) -> Iterator[Module]:
-        yield from self._modules.values()
+        for _, module in self.named_children():
+            yield module
+
+    def apply(self, fn) -> Module:
+        """Call `fn` on every sub-module (children first, recursively) and then on this module; returns self.
+        The usual use is initialization: ``model.apply(init_weights)``."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs, e.g. ("0.weight", ...), each parameter once."""
@@ -143,6 +179,12 @@ class Module:
         """Set evaluation mode (dropout off)."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set `requires_grad` of every parameter (False freezes the module); returns self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (to None, or to zeros in place)."""
         for param in self.parameters():
@@ -154,20 +196,19 @@ class Module:
     # ----- saving and loading
     def state_dict(self) -> OrderedDict:
         """{dotted name: ndarray copy} of every parameter and persistent buffer, with PyTorch's key names
-        and order (each module's parameters, then its buffers, then its children's)."""
+        and order (each module's parameters, then its buffers, then its children's; a module or parameter
+        reachable under two names appears under both, as in PyTorch)."""
         return OrderedDict((name, tensor.data.copy()) for name, tensor in self._state_items())
 
-    def _state_items(self):
-        seen = set()
-        for module_name, module in self.named_modules():
-            prefix = f"{module_name}." if module_name else ""
-            for key, param in module._parameters.items():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield prefix + key, param
-            for key, buffer in module._buffers.items():
-                if buffer is not None and key not in module._non_persistent:
-                    yield prefix + key, buffer
+    def _state_items(self, prefix: str = ""):
+        for key, param in self._parameters.items():
+            if param is not None:
+                yield prefix + key, param
+        for key, buffer in self._buffers.items():
+            if buffer is not None and key not in self._non_persistent:
+                yield prefix + key, buffer
+        for key, module in self._modules.items():
+            yield from module._state_items(f"{prefix}{key}.")
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays from `state_dict` into the parameters, in place (dtype kept, shapes checked).
@@ -198,11 +239,24 @@ class Module:
 
     # ----- printing
     def extra_repr(self) -> str:
+        """The settings shown inside this module's repr, e.g. "in_features=784, out_features=196, bias=True"."""
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        """The module tree, as PyTorch prints it: settings first, then each child as "(name): child"."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): {_indent(repr(child))}" for name, child in self._modules.items()]
+        lines = extra_lines + child_lines
+        body = ""
+        if len(extra_lines) == 1 and not child_lines:
+            body = extra_lines[0]
+        elif lines:
+            body = "\n  " + "\n  ".join(lines) + "\n"
+        return f"{type(self).__name__}({body})"
+
+
+def _indent(text: str, spaces: int = 2) -> str:
+    """Indent every line of `text` but the first by `spaces` (blank lines stay empty), as PyTorch's repr."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *((" " * spaces + line) if line.strip() else "" for line in rest)])

@@ -5,11 +5,11 @@
 >>> outcome.results["test_accuracy"]
 """
 
-from .builders import build_model, build_optimizer, seed_generators
+from .builders import build_model, build_optimizer, build_scheduler, seed_generators
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import DEFAULT_LR, PRESETS, TrainConfig
 from .inference import ImageError, evaluate_checkpoint, load_image, load_trained_model, predict, read_image
-from .loop import EarlyStopping, Evaluation, NonFiniteLossError, TrainState, evaluate, fit, learning_rate
+from .loop import EarlyStopping, Evaluation, NonFiniteLossError, TrainState, evaluate, fit
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 from .run import RunError, RunOutcome, resume_run, train_run
 
@@ -29,11 +29,11 @@ __all__ = [
     "accuracy",
     "build_model",
     "build_optimizer",
+    "build_scheduler",
     "confusion_matrix",
     "evaluate",
     "evaluate_checkpoint",
     "fit",
-    "learning_rate",
     "load_checkpoint",
     "load_image",
     "load_trained_model",

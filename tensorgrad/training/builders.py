@@ -1,4 +1,4 @@
-"""Build a run's model, optimizer, random generators and data from its `TrainConfig`."""
+"""Build a run's model, optimizer, learning-rate schedule, random generators and data from its `TrainConfig`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import optim
 from ..models.mlp import MLP
+from ..optim import lr_scheduler
 from .config import TrainConfig
 
 #: the independent random streams of a run, all derived from its seed
@@ -65,3 +66,43 @@ def build_optimizer(config: TrainConfig, params) -> optim.Optimizer:
     if config.optimizer == "sgd":
         return optim.SGD(params, lr=config.lr)
     raise ValueError(f"unknown optimizer {config.optimizer!r}")
+
+
+def build_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> lr_scheduler.LRScheduler:
+    """The learning-rate schedule of `config` on `optimizer`, stepped once per epoch: epoch e (from 1) trains
+    at the rate it holds after e - 1 steps.
+
+    "cosine" anneals from `config.lr` towards 0 over the epochs (CosineAnnealingLR, T_max the epochs after the
+    warm-up), "step" divides the rate by 10 at each third of them (StepLR), "constant" keeps it, and
+    "onecycle" is OneCycleLR with `config.lr` as its peak and the epochs as its steps (cycling Adam's beta1;
+    the other optimizers have no momentum PyTorch's OneCycleLR would cycle). `warmup_epochs` W > 0 puts a
+    LinearLR warm-up first (SequentialLR): epoch k <= W trains at lr * k / (W + 1).
+
+    The schedule starts from `config.lr` whatever the optimizer's groups hold (a resumed optimizer holds its
+    last epoch's rate), so that a resumed run steps to exactly the rates of the run it continues.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = config.lr
+        group.pop("initial_lr", None)
+    if config.lr_schedule == "onecycle":
+        cycle_momentum = "betas" in optimizer.defaults
+        return lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=config.epochs, cycle_momentum=cycle_momentum
+        )
+    warmup = config.warmup_epochs
+    if warmup:
+        schedules = [lr_scheduler.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)]
+    else:
+        schedules = []
+    epochs = config.epochs - warmup
+    if config.lr_schedule == "cosine":
+        schedules.append(lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs))
+    elif config.lr_schedule == "step":
+        schedules.append(lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1))
+    elif config.lr_schedule == "constant":
+        schedules.append(lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0))
+    else:
+        raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}")
+    if not warmup:
+        return schedules[0]
+    return lr_scheduler.SequentialLR(optimizer, schedules, milestones=[warmup])

@@ -4,7 +4,8 @@ An archive holds only plain arrays (`np.load(..., allow_pickle=False)` reads it)
 
 - ``format`` ("tensorgrad-checkpoint") and ``format_version``: what tells a checkpoint from any other `.npz`;
 - ``model/<name>``: the model's state dict (PyTorch's key names, e.g. ``model/0.weight``);
-- ``optimizer/<name>``: the optimizer's state dict (step counts, moment buffers, hyperparameters);
+- ``optimizer/<name>``: the optimizer's state dict in PyTorch's layout, flattened by `optim.state_to_arrays`
+  (``optimizer/state/0/exp_avg``, ``optimizer/param_groups/0/lr``, ...);
 - ``best_model/<name>``: the best weights so far (in ``last.npz``, so that resuming needs no other file);
 - ``epoch``: how many epochs are complete; ``best_metric``: the early-stopping metric's best value (NaN: none);
 - ``config``, ``progress`` and ``rng/<name>``: JSON text in 0-d unicode arrays: the run's settings; the
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_writer
+from ..optim import state_from_arrays
 from .builders import expected_state_shapes
 from .config import TrainConfig
 
@@ -236,7 +238,7 @@ def load_model_state(model, state: dict, path) -> None:
 def load_optimizer_state(optimizer, state: dict, path) -> None:
     """Restore `optimizer` from `state`, as a `CheckpointError` if it does not fit (another optimizer or model)."""
     try:
-        optimizer.load_state_dict(state)
+        optimizer.load_state_dict(state_from_arrays(state))
     except (KeyError, ValueError, TypeError) as error:
         raise CheckpointError(path, f"the optimizer state does not fit: {error}") from None
 

@@ -11,7 +11,7 @@ NUM_CLASSES = 10
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 ACTIVATIONS = ("relu", "tanh")
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "onecycle", "step")
 MONITORS = ("val_loss", "val_accuracy")
 NAN_POLICIES = ("stop", "skip")
 
@@ -49,8 +49,10 @@ class TrainConfig:
 
     `lr=None` means the optimizer's default (`DEFAULT_LR`). `patience=None` turns early stopping off (the best
     epoch's weights are still restored at the end). `l2` is the paper's lambda: the loss adds
-    `l2 / (2 * batch_size) * sum ||W||^2` over the weight matrices. The seed derives every random stream
-    (validation split, batch order, initialization and dropout), so a seed reproduces a run exactly.
+    `l2 / (2 * batch_size) * sum ||W||^2` over the weight matrices. `lr_schedule` sets the rate of each
+    epoch (see `builders.build_scheduler`), after `warmup_epochs` of linear warm-up. The seed derives every
+    random stream (validation split, batch order, initialization and dropout), so a seed reproduces a run
+    exactly.
     """
 
     # the model
@@ -62,6 +64,7 @@ class TrainConfig:
     lr: float | None = None
     momentum: float = 0.9
     lr_schedule: str = "cosine"
+    warmup_epochs: int = 0
     batch_size: int = 128
     epochs: int = 40
     l2: float = 0.03
@@ -132,6 +135,14 @@ def _problems(config: TrainConfig) -> list[str]:
     check(
         config.lr_schedule in LR_SCHEDULES,
         f"lr_schedule must be one of {LR_SCHEDULES}, not {config.lr_schedule!r}",
+    )
+    check(
+        0 <= config.warmup_epochs < config.epochs,
+        f"warmup_epochs must be >= 0 and less than epochs ({config.epochs}), got {config.warmup_epochs}",
+    )
+    check(
+        config.warmup_epochs == 0 or config.lr_schedule != "onecycle",
+        "warmup_epochs must be 0 with lr_schedule 'onecycle', which warms up by itself",
     )
     check(config.batch_size >= 1, f"batch_size must be >= 1, got {config.batch_size}")
     check(config.epochs >= 1, f"epochs must be >= 1, got {config.epochs}")

@@ -21,6 +21,7 @@ from .. import nn
 from ..grad_mode import no_grad
 from ..progress import progress_bar
 from ..tensor import Tensor
+from .builders import build_scheduler
 from .config import TrainConfig
 from .metrics import accuracy
 
@@ -84,14 +85,6 @@ def loss_and_logits(model, x: np.ndarray, y: np.ndarray, l2: float) -> tuple[Ten
     """The training loss `model.loss(x, y, l2)`, and the logits it was computed from (for the accuracy)."""
     logits = model(x)
     return model.loss_from_logits(logits, y, l2), logits
-
-
-def learning_rate(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of epoch `epoch` (counting from 1): constant, or a cosine decay to 0 over the epochs."""
-    if config.lr_schedule == "cosine":
-        # Epoch 1 runs at the full rate; the decay reaches 0 one epoch after the last.
-        return config.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / config.epochs))
-    return config.lr
 
 
 class EarlyStopping:
@@ -210,9 +203,9 @@ def fit(
 ) -> TrainState:
     """Train `model` for the epochs `state` has not run yet; return the state, best weights loaded.
 
-    Each epoch: set the learning rate, one pass over `loader` (dropout on), evaluation on the validation set,
-    early stopping. `on_epoch_end(state, improved)` runs after each epoch (`improved`: it is the best so far),
-    `on_step(epoch, step)` after each optimizer step. `log` gets one line per epoch (None: silent); `progress`
+    Each epoch: one pass over `loader` (dropout on), evaluation on the validation set, early stopping, and
+    then a step of the learning-rate schedule (`build_scheduler`). `on_epoch_end(state, improved)` runs
+    after each epoch (`improved`: it is the best so far), `on_step(epoch, step)` after each optimizer step. `log` gets one line per epoch (None: silent); `progress`
     shows a progress bar on stderr (None: only on a terminal).
 
     A NaN/inf loss or gradient raises `NonFiniteLossError` before it reaches the weights, unless
@@ -224,10 +217,12 @@ def fit(
     show_skipped = config.on_nan == "skip"
     if log is not None and not state.finished and state.epoch < config.epochs:
         log(epoch_header(config.epochs, show_skipped))
+    schedule = build_scheduler(config, optimizer)
+    for _ in range(state.epoch):  # a resumed run: the schedule moves on to where the run left it
+        schedule.step()
     while not state.finished and state.epoch < config.epochs:
         epoch = state.epoch + 1
         started = time.perf_counter()
-        optimizer.lr = learning_rate(config, epoch)
         train = train_epoch(
             model, optimizer, loader, params, config, epoch, on_step=on_step, progress=progress
         )
@@ -242,7 +237,7 @@ def fit(
             "train_accuracy": train["accuracy"],
             "val_loss": val.loss,
             "val_accuracy": val.accuracy,
-            "lr": optimizer.lr,
+            "lr": optimizer.param_groups[0]["lr"],
             "seconds": round(seconds, 3),
             "skipped_steps": train["skipped_steps"],
         }
@@ -263,6 +258,7 @@ def fit(
             log(format_epoch(metrics, config.epochs, improved, show_skipped))
         if on_epoch_end is not None:
             on_epoch_end(state, improved)
+        schedule.step()
     state.restore_best(model)
     return state
 

@@ -34,6 +34,7 @@ from ..files import (
     write_bytes_atomically,
     write_json_atomically,
 )
+from ..optim import state_to_arrays
 from ..optional import is_available
 from . import checkpoint as ckpt
 from .builders import build_model, build_optimizer, describe_source, load_dataset, seed_generators
@@ -393,7 +394,7 @@ class _Run:
             config=self.config.to_dict(),
             model_state=self.model.state_dict(),
             epoch=self.state.epoch,
-            optimizer_state=self.optimizer.state_dict(),
+            optimizer_state=state_to_arrays(self.optimizer.state_dict()),
             rng_states={
                 "loader": ckpt.generator_state(self.loader.rng),
                 "model": ckpt.generator_state(self.model.rng),

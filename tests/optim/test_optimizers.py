@@ -150,20 +150,23 @@ def test_replacing_a_parameters_data_after_creation_is_picked_up():
 
 
 def test_optimizer_state_dict_round_trip_continues_identically():
-    params_a, grads = make_problem()
-    params_b, _ = make_problem()
+    """float32 moments survive the trip through PyTorch's layout bit for bit (it holds them in float64)."""
+    params_a, grads = make_problem(dtype=np.float32)
+    params_b, _ = make_problem(dtype=np.float32)
     opt_a = optim.Adam(params_a, lr=0.01)
     for p, g in zip(params_a, grads[0]):
         p.grad = tg.tensor(g)
     opt_a.step()
     state = opt_a.state_dict()
-    assert all(isinstance(v, np.ndarray) for v in state.values())
+    assert sorted(state) == ["param_groups", "state"]
+    assert sorted(state["state"][0]) == ["exp_avg", "exp_avg_sq", "step"]
+    assert state["state"][0]["exp_avg"].shape == (4, 3) and state["state"][0]["step"] == 1
 
     opt_b = optim.Adam(params_b, lr=0.5)
     for pb, pa in zip(params_b, params_a):
         pb.data[...] = pa.data
     opt_b.load_state_dict(state)
-    assert opt_b.lr == 0.01
+    assert opt_b.param_groups[0]["lr"] == 0.01
     for params, opt in ((params_a, opt_a), (params_b, opt_b)):
         for p, g in zip(params, grads[1]):
             p.grad = tg.tensor(g)
@@ -173,15 +176,26 @@ def test_optimizer_state_dict_round_trip_continues_identically():
 
 
 def test_load_state_dict_rejects_state_for_other_parameters():
-    params, _ = make_problem()
+    params, grads = make_problem()
     opt = optim.Adam(params)
     other = optim.Adam([tg.tensor(np.zeros(3), requires_grad=True)])
-    with pytest.raises(ValueError, match="parameters"):
+    with pytest.raises(ValueError, match="holds 1 parameters in the state, 3 here"):
         opt.load_state_dict(other.state_dict())
+    for p, g in zip(params, grads[0]):
+        p.grad = tg.tensor(g)
+    opt.step()
     state = opt.state_dict()
-    del state["decayed_grad_sum"]
-    with pytest.raises(KeyError, match="decayed_grad_sum"):
+    del state["state"][1]["exp_avg"]
+    with pytest.raises(KeyError, match="parameter 1 lacks \\['exp_avg'\\]"):
         opt.load_state_dict(state)
+    state = opt.state_dict()
+    state["state"][2]["exp_avg_sq"] = np.zeros(5)
+    with pytest.raises(
+        ValueError, match=r"exp_avg_sq of parameter 2 has shape \(5,\), the parameter has shape \(2, 2, 2\)"
+    ):
+        opt.load_state_dict(state)
+    with pytest.raises(KeyError, match="expected 'state' and 'param_groups'"):
+        opt.load_state_dict({"steps": np.zeros(3)})
 
 
 def test_optimizer_argument_errors():
@@ -251,3 +265,29 @@ def test_a_weight_penalized_twice_gets_both_gradients_with_a_buffer():
     optim.SGD([w], lr=0.1).zero_grad()
     F.l2_penalty([w, w], 0.5).backward()
     np.testing.assert_allclose(w.grad.data, 2 * 0.5 * w.data)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_state_as_flat_arrays_round_trips_for_every_optimizer(name):
+    """What a checkpoint (.npz: flat arrays only) stores: state_to_arrays, then state_from_arrays."""
+    params, grads = make_problem(dtype=np.float32)
+    options = {"lr": 0.01, "momentum": 0.9} if name == "SGD" else {"lr": 0.01}
+    groups = [{"params": params[:2]}, {"params": params[2:], "lr": 0.02}]
+    opt = getattr(optim, name)(groups, **options)
+    for p, g in zip(params, grads[0]):
+        p.grad = tg.tensor(g)
+    opt.step()
+    arrays = optim.state_to_arrays(opt.state_dict())
+    assert all(isinstance(key, str) and isinstance(value, np.ndarray) for key, value in arrays.items())
+    assert "param_groups/1/lr" in arrays and "param_groups/0/params" in arrays
+    restored = getattr(optim, name)([{"params": params[:2]}, {"params": params[2:]}], lr=0.5)
+    restored.load_state_dict(optim.state_from_arrays(arrays))
+    assert restored.param_groups[1]["lr"] == 0.02
+    assert restored.state_dict()["param_groups"] == opt.state_dict()["param_groups"]
+    for key, value in optim.state_to_arrays(restored.state_dict()).items():
+        np.testing.assert_array_equal(value, arrays[key], err_msg=key)
+
+
+def test_state_from_arrays_names_an_entry_of_another_layout():
+    with pytest.raises(KeyError, match="'steps' is neither state/<index>/<name> nor param_groups"):
+        optim.state_from_arrays({"steps": np.zeros(3), "lr": np.asarray(0.1)})

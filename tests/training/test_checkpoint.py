@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tensorgrad.optim import state_to_arrays
 from tensorgrad.training import (
     Checkpoint,
     CheckpointError,
@@ -27,7 +28,7 @@ def make_checkpoint(seed: int = 0, hidden=(8, 4)) -> Checkpoint:
         config=config.to_dict(),
         model_state=model.state_dict(),
         epoch=3,
-        optimizer_state=optimizer.state_dict(),
+        optimizer_state=state_to_arrays(optimizer.state_dict()),
         rng_states={
             "loader": generator_state(rng),
             "model": generator_state(np.random.default_rng(seed + 1)),

@@ -39,6 +39,13 @@ from .helpers import SMALL_FLAGS, read_jsonl
         (["--activation", "sigmoid"], "--activation: invalid choice"),
         (["--on-nan", "ignore"], "--on-nan: invalid choice"),
         (["--preset", "mine"], "--preset: invalid choice"),
+        (["--schedule", "linear"], "--schedule/--lr-schedule: invalid choice"),
+        (["--warmup-epochs", "-1"], "--warmup-epochs: must be >= 0"),
+        (
+            ["--schedule", "onecycle", "--warmup-epochs", "2"],
+            "warmup_epochs must be 0 with lr_schedule 'onecycle'",
+        ),
+        (["--warmup-epochs", "3", "--epochs", "3"], r"warmup_epochs must be >= 0 and less than epochs \(3\)"),
         (["--resume", "runs/x", "--lr", "0.1"], "--resume .* cannot take --lr"),
         (["--resume", "runs/x", "--out", "runs/y"], "--resume .* cannot take --out"),
     ],
@@ -60,6 +67,17 @@ def test_a_preset_gives_its_settings_and_explicit_flags_override_it():
     assert train_cli.config_from_flags({"preset": "paper", "optimizer": "sgd"}).lr == 0.1
     assert train_cli.config_from_flags({"optimizer": "momentum", "lr": 0.05}).lr == 0.05
     assert train_cli.config_from_flags({"patience": 0}).patience is None
+
+
+def test_schedule_flags_set_the_schedule_and_its_warmup():
+    flags = vars(train_cli.build_parser().parse_args(["--schedule", "step", "--warmup-epochs", "3"]))
+    config = train_cli.config_from_flags(
+        {k: v for k, v in flags.items() if k not in ("out", "resume", "progress")}
+    )
+    assert (config.lr_schedule, config.warmup_epochs) == ("step", 3)
+    old_spelling = vars(train_cli.build_parser().parse_args(["--lr-schedule", "onecycle"]))
+    assert old_spelling["lr_schedule"] == "onecycle"
+    assert train_cli.config_from_flags({}).lr_schedule == "cosine"
 
 
 def test_defaults_are_the_papers_architecture():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,15 +10,16 @@ import pytest
 
 import tensorgrad as tg
 from tensorgrad.data import DataLoader, to_float32
+from tensorgrad.optim import state_from_arrays, state_to_arrays
 from tensorgrad.training import (
     EarlyStopping,
     NonFiniteLossError,
     TrainConfig,
     build_model,
     build_optimizer,
+    build_scheduler,
     evaluate,
     fit,
-    learning_rate,
     load_checkpoint,
     loop,
     train_run,
@@ -45,13 +47,77 @@ def test_loss_and_logits_matches_model_loss():
     assert losses[0] == losses[1]
 
 
-def test_learning_rate_schedules():
-    constant = TrainConfig(lr=0.01, lr_schedule="constant", epochs=10)
-    assert [learning_rate(constant, e) for e in (1, 5, 10)] == [0.01, 0.01, 0.01]
-    cosine = TrainConfig(lr=0.01, lr_schedule="cosine", epochs=10)
-    rates = [learning_rate(cosine, e) for e in range(1, 11)]
-    assert rates[0] == 0.01 and math.isclose(rates[5], 0.005)
-    assert all(a > b > 0 for a, b in zip(rates, rates[1:]))
+def epoch_rates(config: TrainConfig, optimizer_name: str = "sgd") -> list:
+    """The learning rate of each epoch under `config`'s schedule, as `fit` steps it."""
+    model = build_model(TrainConfig(hidden=(2,)), rng=0)
+    optimizer = build_optimizer(
+        dataclasses.replace(config, optimizer=optimizer_name, lr=config.lr), model.parameters()
+    )
+    optimizer.param_groups[0]["lr"] = 123.0  # what a group holds before does not matter
+    schedule = build_scheduler(config, optimizer)
+    rates = [optimizer.param_groups[0]["lr"]]
+    for _ in range(config.epochs - 1):
+        schedule.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    return rates
+
+
+def test_the_cosine_schedule_is_the_closed_form_of_before():
+    rates = epoch_rates(TrainConfig(lr=0.01, lr_schedule="cosine", epochs=10))
+    expected = [0.01 * 0.5 * (1.0 + math.cos(math.pi * (e - 1) / 10)) for e in range(1, 11)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-14)
+    assert rates[0] == 0.01 and all(a > b > 0 for a, b in zip(rates, rates[1:]))
+
+
+def test_constant_and_step_schedules():
+    assert epoch_rates(TrainConfig(lr=0.01, lr_schedule="constant", epochs=10)) == [0.01] * 10
+    rates = epoch_rates(TrainConfig(lr=0.01, lr_schedule="step", epochs=9))
+    np.testing.assert_allclose(rates, [0.01] * 3 + [0.001] * 3 + [0.0001] * 3, rtol=1e-12)
+
+
+def test_warmup_epochs_rise_linearly_then_follow_the_schedule():
+    rates = epoch_rates(TrainConfig(lr=0.03, lr_schedule="cosine", warmup_epochs=2, epochs=10))
+    after = [0.03 * 0.5 * (1.0 + math.cos(math.pi * k / 8)) for k in range(8)]
+    np.testing.assert_allclose(rates, [0.01, 0.02, *after], rtol=1e-12)
+
+
+def test_onecycle_peaks_at_the_configured_rate_and_cycles_adams_beta1():
+    config = TrainConfig(lr=0.01, lr_schedule="onecycle", epochs=10)
+    rates = epoch_rates(config, "adam")
+    assert rates[0] == pytest.approx(0.01 / 25) and max(rates) == pytest.approx(0.01)
+    assert rates.index(max(rates)) == 2  # the end of the first 30 %
+    model = build_model(TrainConfig(hidden=(2,)), rng=0)
+    optimizer = build_optimizer(config, model.parameters())
+    build_scheduler(config, optimizer)
+    assert optimizer.param_groups[0]["betas"] == (0.95, 0.999)
+
+
+def test_schedule_settings_are_checked():
+    with pytest.raises(ValueError, match="warmup_epochs must be 0 with lr_schedule 'onecycle'"):
+        TrainConfig(lr_schedule="onecycle", warmup_epochs=2)
+    with pytest.raises(ValueError, match=r"less than epochs \(5\)"):
+        TrainConfig(warmup_epochs=5, epochs=5)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TrainConfig(lr_schedule="linear")
+
+
+def test_a_rebuilt_schedule_continues_a_loaded_optimizer_exactly():
+    """Resuming rebuilds the schedule from the config and steps it to the epoch: rates and beta1 as before."""
+    config = TrainConfig(lr=0.01, lr_schedule="onecycle", epochs=10, hidden=(3,))
+    model = build_model(config, rng=0)
+    optimizer = build_optimizer(config, model.parameters())
+    schedule = build_scheduler(config, optimizer)
+    for _ in range(4):
+        schedule.step()
+    saved = state_to_arrays(optimizer.state_dict())
+    resumed = build_optimizer(config, build_model(config, rng=0).parameters())
+    resumed.load_state_dict(state_from_arrays(saved))
+    rebuilt = build_scheduler(config, resumed)
+    for _ in range(4):
+        rebuilt.step()
+    assert resumed.param_groups == [
+        {**group, "params": resumed.param_groups[0]["params"]} for group in optimizer.param_groups
+    ]
 
 
 def test_early_stopping_counts_epochs_without_improvement():
