@@ -1,7 +1,7 @@
 # Developer shortcuts; README.md gives the two commands a new machine needs.
 PY := .venv/bin/python
 
-.PHONY: setup train test lint format graph bench
+.PHONY: setup train test lint format graph bench notebook
 
 setup:
 	bash scripts/setup.sh
@@ -24,3 +24,7 @@ graph:
 bench:
 	$(PY) benchmarks/mlp_epoch.py
 	$(PY) benchmarks/op_overhead.py
+
+# The notebook tour with its outputs, for reading (git-ignored; the tour itself is stored without outputs).
+notebook: setup
+	$(PY) scripts/run_notebook.py examples/tour.ipynb examples/tour.executed.ipynb
