@@ -43,7 +43,11 @@ def execute_notebook(path: str | Path, timeout: int = 900) -> nbformat.NotebookN
             ip=str(Path(kernels_dir) / "kernel"),
         )
         client = NotebookClient(
-            notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+            notebook,
+            km=manager,
+            timeout=timeout,
+            resources={"metadata": {"path": str(path.parent)}},
+            shutdown_kernel="immediate",  # nothing to save: a graceful shutdown could outlive this process
         )
         client.execute()
     return notebook

@@ -7,6 +7,7 @@ directory), so it imports the tensorgrad under test.
 from __future__ import annotations
 
 import base64
+import os
 import platform
 import re
 import subprocess
@@ -24,9 +25,11 @@ RUNNER = ROOT / "scripts" / "run_notebook.py"
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> nbformat.NotebookNode:
     out = tmp_path_factory.mktemp("tour") / "tour.executed.ipynb"
-    result = subprocess.run(
-        [sys.executable, str(RUNNER), str(TOUR), str(out)], capture_output=True, text=True
-    )
+    # One BLAS thread: where other jobs share the two cores, two threads contend, and the training cell took
+    # ten times as long (90 s against 8 s, the same results); on a quiet machine they gain little here.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    command = [sys.executable, str(RUNNER), str(TOUR), str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"the notebook failed:\n{result.stderr[-6000:]}"
     return nbformat.read(out, as_version=4)
 
