@@ -1,7 +1,7 @@
 # Developer shortcuts; README.md gives the two commands a new machine needs.
 PY := .venv/bin/python
 
-.PHONY: setup train test lint format graph bench fuzz
+.PHONY: setup train test lint format graph bench fuzz notebook
 
 setup:
 	bash scripts/setup.sh
@@ -29,3 +29,7 @@ bench:
 # memory and a time limit per input; a short run of the same is part of the tests.
 fuzz:
 	$(PY) tests/fuzz/harness.py --examples 3000
+
+# The notebook tour with its outputs, for reading (git-ignored; the tour itself is stored without outputs).
+notebook: setup
+	$(PY) scripts/run_notebook.py examples/tour.ipynb examples/tour.executed.ipynb

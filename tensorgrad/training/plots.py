@@ -1,7 +1,8 @@
 """The run folder's pictures: learning curves, the confusion matrix, and the graph of one training step.
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot), so nothing here changes the backend or the
-global state of a program (a notebook, say) that imports it. Files are written atomically.
+global state of a program (a notebook, say) that imports it. Files are written atomically. `curves_figure` and
+`confusion_figure` return the `matplotlib.figure.Figure` itself, to show inline in a notebook.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from ..files import write_bytes_atomically
 
 def plot_curves(history: list[dict], best_epoch: int | None, path: str | os.PathLike[str]) -> None:
     """`curves.png`: training and validation loss (left) and accuracy (right) per epoch, the best epoch marked."""
+    _save(curves_figure(history, best_epoch), path)
+
+
+def curves_figure(history: list[dict], best_epoch: int | None = None):
+    """The figure of `plot_curves`: `history` holds one dict per epoch with the keys "epoch", "train_loss",
+    "val_loss", "train_accuracy" and "val_accuracy"; `best_epoch` (if given) is marked."""
     epochs = [row["epoch"] for row in history]
     figure = _new_figure(figsize=(10, 4))
     for axes, metric, label in zip(
@@ -42,11 +49,16 @@ def plot_curves(history: list[dict], best_epoch: int | None, path: str | os.Path
     if len(epochs) <= 20:
         for axes in figure.axes:
             axes.set_xticks(epochs)
-    _save(figure, path)
+    return figure
 
 
 def plot_confusion(confusion: np.ndarray, class_names, path: str | os.PathLike[str], title: str = "") -> None:
     """`confusion.png`: the confusion matrix (rows: true class, columns: predicted) with the count in each cell."""
+    _save(confusion_figure(confusion, class_names, title), path)
+
+
+def confusion_figure(confusion: np.ndarray, class_names, title: str = ""):
+    """The figure of `plot_confusion`: counts [true, predicted], as `metrics.confusion_matrix` returns them."""
     confusion = np.asarray(confusion)
     n = len(class_names)
     figure = _new_figure(figsize=(8.5, 7.5))
@@ -72,7 +84,7 @@ def plot_confusion(confusion: np.ndarray, class_names, path: str | os.PathLike[s
                 fontsize=8,
                 color="white" if count > threshold else "black",
             )
-    _save(figure, path)
+    return figure
 
 
 def save_training_graph(model, x: np.ndarray, y: np.ndarray, l2: float, path: str | os.PathLike[str]) -> None:
