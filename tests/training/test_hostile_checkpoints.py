@@ -159,7 +159,7 @@ def test_a_header_that_disagrees_with_the_archive_is_refused(saved, tmp_path):
 @pytest.mark.parametrize("section", ["model", "best_model", "optimizer"])
 def test_non_finite_weights_are_refused(saved, tmp_path, bad, section):
     entries = archive_entries(saved)
-    key = f"{section}/param_groups/0/lr" if section == "optimizer" else f"{section}/3.bias"
+    key = f"{section}/param_groups/0/betas" if section == "optimizer" else f"{section}/3.bias"
     entries[key] = entries[key].copy()
     entries[key][1] = bad
     crafted = tmp_path / "crafted.npz"
