@@ -11,7 +11,7 @@ import numpy as np
 
 from .autograd.api import grad as autograd_grad
 from .grad_mode import enable_grad
-from .ops.generic import index_add
+from .ops.joining import Stack
 from .tensor import Tensor, _make
 
 
@@ -194,13 +194,7 @@ def _stack_rows(rows, shape, dtype):
         return _make(np.zeros(shape, dtype=dtype))
     if not any(r.requires_grad for r in rows):
         return _make(np.stack([r.data for r in rows]).reshape(shape))
-    # Each row put into its place of a zero matrix (index_add, indexing's adjoint, differentiable to any
-    # order), and the matrices summed: quadratic in the number of rows, which stays small for a Hessian.
-    size = (len(rows), rows[0].data.size)
-    stacked = index_add(rows[0], 0, size)
-    for k in range(1, len(rows)):
-        stacked = stacked + index_add(rows[k], k, size)
-    return stacked.reshape(shape)
+    return Stack.call(rows).reshape(shape)
 
 
 def hessian(f, argnums=0):
