@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..random import as_generator
 from ..tensor import Tensor, _make
 from .init import he_normal
 from .module import Module
@@ -152,3 +153,117 @@ class Sequential(Module):
             # every step (revisit if modules ever get hooks)
             x = layer.forward(x)
         return x
+
+
+class LeakyReLU(Module):
+    """max(0, x) + negative_slope * min(0, x), as `torch.nn.LeakyReLU`."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x) -> Tensor:
+        return F.leaky_relu(_as_tensor(x), self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Module):
+    """x * Phi(x), exact (`approximate="none"`) or through tanh (`"tanh"`), as `torch.nn.GELU`."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x) -> Tensor:
+        return F.gelu(_as_tensor(x), approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x), as `torch.nn.SiLU`."""
+
+    def forward(self, x) -> Tensor:
+        return F.silu(_as_tensor(x))
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, linear above `threshold`, as `torch.nn.Softplus`."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x) -> Tensor:
+        return F.softplus(_as_tensor(x), beta=self.beta, threshold=self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LayerNorm(Module):
+    """Normalize over the last `len(normalized_shape)` axes, then scale and shift, as `torch.nn.LayerNorm`.
+
+    `weight` starts at ones and `bias` at zeros (PyTorch's init); `elementwise_affine=False` has neither.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 dtype=np.float32):  # fmt: skip
+        super().__init__()
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, (int, np.integer))
+            else tuple(normalized_shape)
+        )
+        self.normalized_shape = tuple(int(size) for size in shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
+        self.bias = (
+            Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if elementwise_affine and bias else None
+        )
+
+    def forward(self, x) -> Tensor:
+        return F.layer_norm(_as_tensor(x), self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Embedding(Module):
+    """A lookup table of `num_embeddings` vectors of size `embedding_dim`, as `torch.nn.Embedding`.
+
+    The weight starts standard normal (PyTorch's init), with the `padding_idx` row zero; that row gets no
+    gradient. `rng` (a Generator or a seed) draws the weight.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, rng=None,
+                 dtype=np.float32):  # fmt: skip
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"padding_idx {padding_idx} must be within num_embeddings ({num_embeddings})"
+                )
+            padding_idx %= num_embeddings
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        weight = as_generator(rng).standard_normal((num_embeddings, embedding_dim), dtype=np.dtype(dtype))
+        if padding_idx is not None:
+            weight[padding_idx] = 0
+        self.weight = Parameter(weight)
+
+    def forward(self, indices) -> Tensor:
+        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
+
+    def extra_repr(self) -> str:
+        extra = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
