@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,3 +44,12 @@ def test_ci_runs_the_readme_test_command():
         check=True,
     ).stdout.strip()
     assert extracted == "bash scripts/setup.sh && .venv/bin/python -m pytest"
+
+
+def test_readme_custom_op_example_registers_an_op_differentiable_twice():
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README, re.S) if '@register("cube")' in b)
+    example = textwrap.dedent(block) + "\nprint(g.tolist(), x.grad.tolist())\n"
+    # in a process of its own: registering an op changes the registry that other tests read
+    result = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[3.0, 12.0] [6.0, 12.0]\n"
