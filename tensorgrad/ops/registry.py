@@ -81,6 +81,7 @@ def _custom_front(call):
     def front(*args, **kwargs):
         return call(*args, **kwargs)
 
+    front.__signature__ = inspect.signature(call)  # help() and IDEs show the real arguments
     return front
 
 
@@ -107,6 +108,12 @@ def _front(op_class):
     else:
         raise TypeError(f"register: {op_class.__name__}.arity must be 1, 2 or None, or define call()")
     front.__doc__ = op_class.__doc__
+    tensors = {1: ["input"], 2: ["input", "other"], None: ["tensors"]}[arity]
+    options = list(inspect.signature(op_class.__init__).parameters.values())[1:]
+    if options and options[0].kind is inspect.Parameter.VAR_POSITIONAL:  # Op's own __init__ (no options)
+        options = []
+    positional = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in tensors]
+    front.__signature__ = inspect.Signature(positional + options)  # help() and IDEs show the real arguments
     return front
 
 
