@@ -46,6 +46,16 @@ def _same_dtype(g, op_type: str, inputs, out: Value, **attributes) -> None:
     g.node(op_type, [g.cast(value, out.dtype) for value in inputs], out.name, **attributes)
 
 
+def _scalar(g, value, dtype, hint: str) -> str:
+    """A 0-d initializer holding `value` in `dtype` (converted as NumPy converts it, ints truncated)."""
+    return g.constant(np.asarray(value, dtype=dtype), hint)
+
+
+def _batched(g, x: Value) -> bool:
+    """True if the first axis of `x` is the free batch axis of a dynamic-batch export."""
+    return bool(g.dynamic_batch and x.from_input and x.ndim and x.shape[0] == g.batch_size)
+
+
 # ----- element-wise
 @emitter(ops.Add)
 def add(g, op, inputs, out):
@@ -208,11 +218,6 @@ def minimum(g, op, inputs, out):
     _same_dtype(g, "Min", inputs, out)
 
 
-def _scalar(g, value, dtype, hint: str) -> str:
-    """A 0-d initializer holding `value` in `dtype` (converted as NumPy converts it, ints truncated)."""
-    return g.constant(np.asarray(value, dtype=dtype), hint)
-
-
 # ----- activations
 @emitter(ops.activations.LeakyReLU)
 def leaky_relu(g, op, inputs, out):
@@ -229,11 +234,12 @@ def leaky_relu(g, op, inputs, out):
 
 @emitter(ops.activations.GELU)
 def gelu(g, op, inputs, out):
-    """Gelu from opset 20; before it, the formula the op computes: x (1 + erf(x / sqrt 2)) / 2, or for
+    """Gelu from opset 20 in float32; before it, or in another dtype (onnxruntime expands Gelu of float64
+    with float32 constants), the formula the op computes: x (1 + erf(x / sqrt 2)) / 2, or for
     approximate="tanh", x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2."""
     (x,) = inputs
     source = g.cast(x, out.dtype)
-    if g.opset >= 20:
+    if g.opset >= 20 and out.dtype == np.float32:
         g.node("Gelu", [source], out.name, approximate=op.approximate)
         return
     if op.approximate == "tanh":
@@ -356,7 +362,7 @@ def logsumexp(g, op, inputs, out):
     _reduce(g, "ReduceLogSumExp", op, inputs, out)
 
 
-def _spread_squares(g, op, x: Value) -> str:
+def _variance(g, op, x: Value, output: str | None = None) -> str:
     """The variance of `x` over `op.axis` with `op.correction`: the summed squared deviations from the mean,
     divided by max(N - correction, 0). N is read from the input's shape when it counts the free batch axis."""
     axes = _axes(op.axis, x.ndim)
@@ -374,19 +380,17 @@ def _spread_squares(g, op, x: Value) -> str:
         divisor = g.node("Cast", [g.node("Squeeze", [divisor])], to=g.onnx_dtype(x.dtype))
     else:
         divisor = _scalar(g, op.divisor(x.shape), x.dtype, "divisor")
-    return g.node("Div", [squares, divisor])
+    return g.node("Div", [squares, divisor], output)
 
 
 @emitter(ops.statistics.Var)
 def var(g, op, inputs, out):
-    (x,) = inputs
-    g.node("Identity", [_spread_squares(g, op, x)], out.name)
+    _variance(g, op, inputs[0], out.name)
 
 
 @emitter(ops.statistics.Std)
 def std(g, op, inputs, out):
-    (x,) = inputs
-    g.node("Sqrt", [_spread_squares(g, op, x)], out.name)
+    g.node("Sqrt", [_variance(g, op, inputs[0])], out.name)
 
 
 @emitter(ops.normalization.Norm)
@@ -405,11 +409,6 @@ def norm(g, op, inputs, out):
 
 
 # ----- shapes
-def _batched(g, x: Value) -> bool:
-    """True if the first axis of `x` is the free batch axis of a dynamic-batch export."""
-    return bool(g.dynamic_batch and x.from_input and x.ndim and x.shape[0] == g.batch_size)
-
-
 @emitter(ops.Reshape)
 def reshape(g, op, inputs, out):
     """Reshape to `op.shape`; with a dynamic batch, a first axis that keeps the batch is written as 0 (copy).
@@ -564,12 +563,9 @@ def _is_position(part, axis: int, ndim: int) -> bool:
 
 
 def _gather_axis(parts: list, ndim: int):
-    """The axis an index takes along, if it is one array per axis, all of them positions but that one."""
-    if (
-        ndim == 0
-        or len(parts) != ndim
-        or not all(isinstance(p, np.ndarray) and p.ndim == ndim for p in parts)
-    ):
+    """The axis an index takes along, if it is one array per axis, all of them positions but that one
+    (of more than one axis: one array indexing a vector is a Gather)."""
+    if ndim < 2 or len(parts) != ndim or not all(isinstance(p, np.ndarray) and p.ndim == ndim for p in parts):
         return None
     others = [ax for ax in range(ndim) if not _is_position(parts[ax], ax, ndim)]
     if len(others) > 1:

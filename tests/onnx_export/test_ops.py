@@ -136,6 +136,13 @@ CASES = {
         opset=20,
         nodes=("Gelu",),
     ),
+    "gelu_tanh_float64_opset_20_is_the_formula": Case(
+        ops.activations.GELU,
+        lambda x: F.gelu(x, approximate="tanh"),
+        opset=20,
+        dtype=np.float64,
+        nodes=("Tanh",),
+    ),
     "silu": Case(ops.activations.SiLU, lambda x: F.silu(x), low=-10.0, high=10.0),
     "softplus": Case(
         ops.activations.Softplus, lambda x: F.softplus(x), low=-30.0, high=30.0, nodes=("Softplus",)
@@ -275,3 +282,13 @@ def test_op_gives_what_tensorgrad_gives(name, tmp_path):
         assert fits(declared, got.shape), (declared, got.shape)
         tolerance = 1e-5 if expected.dtype == np.float32 else 1e-12
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("name", ["log1p", "expm1"])
+def test_log1p_and_expm1_keep_their_relative_accuracy_near_zero(name, tmp_path):
+    # ONNX has neither; log(1 + x) and exp(x) - 1 would give 0 for the tiniest of these, or lose digits
+    x = np.array([[1e-30, -1e-12, 3e-8, -2e-6, 1e-4, -0.3, 0.49, 2.0]], dtype=np.float32)
+    tg.onnx.export(lambda t: getattr(t, name)(), x, tmp_path / "m.onnx")
+    (got,) = run_onnx(tmp_path / "m.onnx", x)
+    exact = getattr(np, name)(x.astype(np.float64))
+    np.testing.assert_allclose(got, exact, rtol=4e-7, atol=0)
