@@ -292,3 +292,14 @@ def test_log1p_and_expm1_keep_their_relative_accuracy_near_zero(name, tmp_path):
     (got,) = run_onnx(tmp_path / "m.onnx", x)
     exact = getattr(np, name)(x.astype(np.float64))
     np.testing.assert_allclose(got, exact, rtol=4e-7, atol=0)
+
+
+def test_a_squeeze_recorded_at_batch_1_keeps_the_batch_free(tmp_path):
+    # at batch 1 the batch axis is itself of size 1: it must not be squeezed away and put back
+    def model(x):
+        return x.squeeze(1).unsqueeze(-1) * 2
+
+    tg.onnx.export(model, np.ones((1, 1, 5), np.float32), tmp_path / "m.onnx")
+    x = RNG.standard_normal((3, 1, 5), dtype=np.float32)
+    (got,) = run_onnx(tmp_path / "m.onnx", x)
+    np.testing.assert_array_equal(got, x.reshape(3, 5, 1) * 2)
