@@ -170,8 +170,8 @@ def prod(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
 def _product_of_last_axis(x):
     while x.shape[-1] > 1:
         if x.shape[-1] % 2:  # an odd length: pad with a one, which changes no product
-            one = _make(np.ones((*x.shape[:-1], 1), dtype=x.dtype))
-            x = FUNCTIONS["cat"]([x, one], dim=-1)
+            # (a pad, not a cat with ones: it holds no constant of x's shape, so an export keeps the batch free)
+            x = FUNCTIONS["pad"](x, (0, 1), value=1)
         x = x[..., 0::2] * x[..., 1::2]
     if x.shape[-1] == 0:  # the empty product
         return _make(np.ones(x.shape[:-1], dtype=x.dtype))

@@ -107,3 +107,23 @@ def test_export_records_even_under_no_grad(tmp_path):
         tg.onnx.export(lambda x: x.tanh() * 2, X, tmp_path / "m.onnx")
         assert not tg.is_grad_enabled()
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X)[0], np.tanh(X) * 2, atol=1e-6)
+
+
+def test_ops_that_belong_to_training_are_not_mapped(tmp_path):
+    # index_add is indexing's adjoint (a backward), binary cross-entropy a loss: neither is an inference op
+    message = export_error(lambda x: tg.index_add(x, [0, 0, 1, 2], (3, 3)), tmp_path, UnsupportedOpError)
+    assert message.startswith("cannot export op IndexAdd ('index_add', tensorgrad.ops.shape) to ONNX")
+    message = export_error(
+        lambda x: tg.binary_cross_entropy(x.sigmoid(), np.ones_like(X)), tmp_path, UnsupportedOpError
+    )
+    assert message.startswith("cannot export op _ClampedLog ('clamped_log', tensorgrad.ops.pointwise_losses)")
+
+
+def test_a_gather_index_that_broadcasts_along_the_batch_needs_a_static_batch(tmp_path):
+    message = export_error(
+        lambda x: tg.take_along_dim(x, np.array([[2, 0]]), dim=1), tmp_path, UnsupportedOpError
+    )
+    assert message == (
+        "getitem of (4, 3) with indices of shape (1, 2) broadcast along the batch axis fixes the batch size; "
+        "export with dynamic_batch=False"
+    )
