@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd.api import grad
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -68,7 +68,9 @@ def _outputs(out) -> tuple:
     outputs = out if isinstance(out, tuple) else (out,)
     for output in outputs:
         if not isinstance(output, Tensor):
-            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(output).__name__}")
+            raise TypeError(
+                f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(output).__name__}"
+            )
     return outputs
 
 
@@ -150,13 +152,20 @@ def gradgradcheck(
 
     def first_derivatives(*args):
         values, seeds = args[:n], args[n:]
-        outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
-        wrt = [values[i] for i in checked]
-        grads = grad(outs, wrt, seeds, create_graph=True, allow_unused=True)
+        # gradcheck's finite differences run under no_grad, but the first derivatives need their graph
+        with enable_grad():
+            outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
+            wrt = [values[i] for i in checked]
+            grads = grad(outs, wrt, seeds, create_graph=True, allow_unused=True)
         return tuple(
             g if g is not None else Tensor(np.zeros(x.shape, dtype=x.dtype)) for g, x in zip(grads, wrt)
         )
 
     return gradcheck(
-        first_derivatives, (*inputs, *grad_outputs), eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+        first_derivatives,
+        (*inputs, *grad_outputs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
     )
