@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import engine
-from ..tensor import Tensor
-from .registry import FUNCTIONS
+from ..tensor import Tensor, _make
+from . import windows
+from .registry import FUNCTIONS, OPS
 
 
 def matmul(a, b, out=None):
@@ -103,3 +104,46 @@ def is_basic_index(index) -> bool:
 def constant(x):
     """The values of `x` as an ndarray, for what a derivative treats as constant (masks, maxima, indices)."""
     return x.data if isinstance(x, Tensor) else x
+
+
+# ----- convolution and pooling: each primitive is an op (`ops.convolution`, `ops.pooling`) on Tensors
+
+
+def conv2d(x, weight, geometry):
+    """The convolution of x (N, C, H, W) with weight (O, C/groups, kH, kW), no bias (see `ops.convolution`)."""
+    if isinstance(x, Tensor) or isinstance(weight, Tensor):
+        return engine.apply(OPS["conv2d"](geometry), *_tensors(x, weight))
+    return windows.conv2d(x, weight, geometry)[0]
+
+
+def conv2d_input(grad, weight, geometry, input_shape: tuple):
+    """conv2d's gradient with respect to its input (a transposed convolution), of shape `input_shape`."""
+    if isinstance(grad, Tensor) or isinstance(weight, Tensor):
+        return engine.apply(OPS["conv2d_input"](geometry, input_shape), *_tensors(grad, weight))
+    return windows.conv2d_input(grad, weight, geometry, input_shape)
+
+
+def conv2d_weight(x, grad, geometry, weight_shape: tuple, cols=None):
+    """conv2d's gradient with respect to its weight. On ndarrays `cols`, the forward's im2col matrix of
+    `x` when it kept it, saves computing it again (Tensors ignore it: the same numbers, recorded)."""
+    if isinstance(x, Tensor) or isinstance(grad, Tensor):
+        return engine.apply(OPS["conv2d_weight"](geometry, weight_shape), *_tensors(x, grad))
+    return windows.conv2d_weight(x, grad, geometry, weight_shape, cols)
+
+
+def avg_pool2d(x, geometry):
+    if isinstance(x, Tensor):
+        return engine.apply(OPS["avg_pool2d"](geometry), x)
+    return windows.avg_pool2d(x, geometry)
+
+
+def avg_pool2d_adjoint(grad, geometry, input_shape: tuple):
+    """avg_pool2d's input gradient: each output's share spread back over its window."""
+    if isinstance(grad, Tensor):
+        return engine.apply(OPS["avg_pool2d_adjoint"](geometry, input_shape), grad)
+    return windows.avg_pool2d_adjoint(grad, geometry, input_shape)
+
+
+def _tensors(*values) -> list:
+    """Values of which one is a Tensor, all as Tensors (an ndarray as a constant)."""
+    return [v if isinstance(v, Tensor) else _make(v) for v in values]
