@@ -119,6 +119,7 @@ def _walk(roots, seeds, retain_graph, create_graph, capture):
             _collect(captured, node, grad, shared, create_graph)
         inputs = node.inputs
         if create_graph:
+            node.grad_owned = False  # a recorded gradient is never overwritten (Op.times reads this)
             input_grads = node.backward(grad, *inputs, out=_make(node.out, True, node))
         else:
             # An op may overwrite `grad` only if nothing else can see it: a fresh array (not a view) that no

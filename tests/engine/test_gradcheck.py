@@ -170,3 +170,11 @@ def test_gradgradcheck_passes_true_second_derivatives_and_catches_wrong_ones(rng
         tg.gradgradcheck(lambda x: apply(_CubeWithConstantDerivative(), x), (x,), raise_exception=False)
         is False
     )
+
+
+def test_second_derivatives_through_ops_that_may_scale_in_place(rng):
+    # Mul with one operand constant, relu, tanh and sigmoid use Op.times, which scales in place only in
+    # a first-order backward; a create_graph backward of a node that never ran one must work as well
+    x, c = normal(rng, (3,)), normal(rng, (3,), requires_grad=False)
+    assert tg.gradgradcheck(lambda x: (x * c) * x, (x,)) is True
+    assert tg.gradgradcheck(lambda x: x.tanh() * x.sigmoid(), (x,)) is True
