@@ -4,7 +4,7 @@ Importing a module of this package registers its ops (see `registry`): the funct
 `tensorgrad.functional.<name>` and the Tensor methods come from those registrations.
 """
 
-from . import convolution, elementwise, linalg, losses, pooling, reductions, shape, softmax  # noqa: F401
+from . import convolution, elementwise, linalg, losses, normalization, pooling, reductions, shape, softmax  # noqa: F401
 from .base import Op
 from .elementwise import Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh, Where
 from .linalg import Linear, MatMul

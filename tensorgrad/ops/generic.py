@@ -147,3 +147,18 @@ def avg_pool2d_adjoint(grad, geometry, input_shape: tuple):
 def _tensors(*values) -> list:
     """Values of which one is a Tensor, all as Tensors (an ndarray as a constant)."""
     return [v if isinstance(v, Tensor) else _make(v) for v in values]
+
+
+def batch_invstd(x, axes: tuple, eps: float, cache=None):
+    """1 / sqrt(var + eps) of `x` over `axes` (the biased variance, kept dims), as batch norm divides by.
+
+    On ndarrays `cache`, the value the forward computed from this very `x`, is returned as it is; on Tensors
+    it is computed again from `x`, recorded, so that the formula using it can be differentiated again.
+    """
+    if isinstance(x, Tensor):
+        centered = x - x.mean(axis=axes, keepdims=True)
+        return ((centered * centered).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    if cache is not None:
+        return cache
+    var = np.var(x, axis=axes, keepdims=True)
+    return 1.0 / np.sqrt(var + np.asarray(eps, dtype=var.dtype))
