@@ -68,9 +68,7 @@ class Module:
         """Keep a tensor that is state but not a parameter (running statistics): in `state_dict` (unless
         `persistent=False`), in `buffers()`, never in `parameters()`. None reserves the name."""
         if "." in name or not name:
-            raise KeyError(
-                f"register_buffer: a buffer name must be non-empty and contain no '.', got {name!r}"
-            )
+            raise KeyError(f"register_buffer: a buffer name must be non-empty and contain no '.', got {name!r}")
         if name in self._parameters or name in self._modules:
             raise KeyError(f"register_buffer: {name!r} is already a parameter or a sub-module")
         self._buffers[name] = _as_buffer(tensor, name)
