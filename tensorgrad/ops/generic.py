@@ -162,3 +162,17 @@ def batch_invstd(x, axes: tuple, eps: float, cache=None):
         return cache
     var = np.var(x, axis=axes, keepdims=True)
     return 1.0 / np.sqrt(var + np.asarray(eps, dtype=var.dtype))
+
+
+def window_scatter(grad, masks, geometry, input_shape: tuple, channels_last: bool = False):
+    """grad put at the element of each pooling window that `masks` (constant, one per kernel offset) pick."""
+    if isinstance(grad, Tensor):
+        return engine.apply(OPS["window_scatter"](masks, geometry, input_shape, channels_last), grad)
+    return windows.window_scatter(grad, masks, geometry, input_shape, channels_last)
+
+
+def window_gather(x, masks, geometry):
+    """The element of each pooling window of `x` that `masks` pick (window_scatter's adjoint)."""
+    if isinstance(x, Tensor):
+        return engine.apply(OPS["window_gather"](masks, geometry), x)
+    return windows.window_gather(x, masks, geometry)

@@ -1,7 +1,7 @@
 """2-D pooling over (N, C, H, W) as `torch.nn.functional`: max, average and adaptive average pooling.
 
 Each differentiates to any order. Max pooling's gradient puts each output's gradient on the element it took
-(`index_add` at the saved flat indices), and that op's own gradient picks those elements again (indexing).
+(`window_scatter`), and that op's own gradient picks those elements again (`window_gather`).
 Average pooling is linear: its gradient is its adjoint (`avg_pool2d_adjoint`), whose gradient is average
 pooling once more. Adaptive average pooling is two products with constant averaging matrices.
 """
@@ -14,7 +14,7 @@ from ..autograd.engine import apply
 from ..tensor import Tensor, _make
 from . import windows
 from .base import Op
-from .generic import avg_pool2d, avg_pool2d_adjoint, index_add
+from .generic import avg_pool2d, avg_pool2d_adjoint, constant, window_gather, window_scatter
 from .registry import as_input, expose, register
 from .windows import Geometry, pair
 
@@ -73,25 +73,61 @@ class MaxPool2d(Op):
     def call(cls, input, kernel_size, stride=None, padding=0, dilation=1, return_indices=False):
         geometry = pool_geometry("max_pool2d", kernel_size, stride, padding, dilation)
         x, unbatched = _batched(as_input(input, "max_pool2d"), "max_pool2d", geometry)
-        op = cls(geometry)
-        out = _unbatched(apply(op, x), unbatched)
-        if not return_indices:
-            return out
-        indices = op.saved[0]
-        return out, _make(indices[0] if unbatched else indices)
+        out = apply(cls(geometry), x)
+        if return_indices:
+            masks = windows.max_pool2d_masks(x.data, out.data, geometry)
+            indices = _make(windows.plane_index(masks, geometry, x.shape))
+            return _unbatched(out, unbatched), _unbatched(indices, unbatched)
+        return _unbatched(out, unbatched)
 
     def forward(self, x):
-        out, plane_index = windows.max_pool2d(x, self.geometry)
-        self.saved = (plane_index, x.shape)
-        return out
+        return windows.max_pool2d(x, self.geometry)
 
     def backward(self, grad, x, out):
-        plane_index, shape = self.saved
-        flat_index = plane_index + windows.plane_offsets(shape)
-        return index_add(grad, flat_index, (x.size,)).reshape(shape)
+        # which element was each window's maximum is piecewise constant: a constant to any order
+        values = constant(x)
+        masks = windows.max_pool2d_masks(values, constant(out), self.geometry)
+        channels_last = values.transpose(0, 2, 3, 1).flags.c_contiguous
+        return window_scatter(grad, masks, self.geometry, x.shape, channels_last)
 
     def describe(self):
         return f"max_pool2d {self.geometry.describe()}"
+
+
+@register("window_scatter", method=False, function=False)
+class WindowScatter(Op):
+    """max_pool2d's input gradient: grad put at the element of each window that `masks` pick (constant
+    boolean masks, one per kernel offset)."""
+
+    __slots__ = ("channels_last", "geometry", "input_shape", "masks")
+    name = "window_scatter"
+
+    def __init__(self, masks, geometry: Geometry, input_shape: tuple, channels_last: bool = False):
+        self.masks, self.geometry, self.input_shape = masks, geometry, tuple(input_shape)
+        self.channels_last = channels_last
+
+    def forward(self, grad):
+        return windows.window_scatter(grad, self.masks, self.geometry, self.input_shape, self.channels_last)
+
+    def backward(self, grad, a, out):
+        return window_gather(grad, self.masks, self.geometry)
+
+
+@register("window_gather", method=False, function=False)
+class WindowGather(Op):
+    """The element of each window that `masks` pick (window_scatter's adjoint)."""
+
+    __slots__ = ("geometry", "masks")
+    name = "window_gather"
+
+    def __init__(self, masks, geometry: Geometry):
+        self.masks, self.geometry = masks, geometry
+
+    def forward(self, x):
+        return windows.window_gather(x, self.masks, self.geometry)
+
+    def backward(self, grad, x, out):
+        return window_scatter(grad, self.masks, self.geometry, x.shape)
 
 
 @register("avg_pool2d", method=False)

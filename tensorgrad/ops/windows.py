@@ -119,6 +119,33 @@ def _grad_matrix(grad: np.ndarray, groups: int) -> np.ndarray:
     return rows.transpose(1, 0, 2)
 
 
+def grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(G, m, k) @ (G, k, n) -> (G, m, n), as one 2-D product per group.
+
+    NumPy's stacked matmul is no substitute: on these shapes (a stack of one, transposed or strided
+    operands) it can leave BLAS for its own loop, a hundred times slower (seconds for the first layer's
+    weight gradient).
+    """
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0])[None]
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a.dtype, b.dtype))
+    for group in range(a.shape[0]):  # groups, not pixels: a handful of large products
+        np.matmul(a[group], b[group], out=out[group])
+    return out
+
+
+def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a.T @ b for a (k, m) and b (k, n) that share a long k (the pixels of a batch), as (m, n).
+
+    Computed as a.T @ b or as (b.T @ a).T, whichever puts the longer side first: on two threads
+    OpenBLAS takes seconds instead of milliseconds for the other orientation (a (9, k) @ (k, 32)
+    product with k = 100,352 took 5 s against 10 ms).
+    """
+    if a.shape[1] >= b.shape[1]:
+        return a.T @ b
+    return (b.T @ a).T
+
+
 def _to_nchw(product: np.ndarray, n: int, ho: int, wo: int) -> np.ndarray:
     """A (groups, N*Ho*Wo, O/groups) product as (N, O, Ho, Wo): a view of channels-last memory for one group."""
     g, _, og = product.shape
@@ -133,7 +160,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, geometry: Geometry, bias=None, col
     ho, wo = geometry.output_size(x.shape[2], x.shape[3])
     if cols is None:
         cols = im2col(x, geometry)
-    product = np.matmul(cols, weight_matrix(weight, geometry.groups))
+    product = grouped_matmul(cols, weight_matrix(weight, geometry.groups))
     if bias is not None:
         product += bias.reshape(geometry.groups, 1, -1).astype(product.dtype, copy=False)
     return _to_nchw(product, n, ho, wo), cols
@@ -150,7 +177,7 @@ def conv2d_input(grad: np.ndarray, weight: np.ndarray, geometry: Geometry, input
     (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
     (top, bottom), (left, right) = geometry.padding
     _, _, ho, wo = grad.shape
-    shares = np.matmul(_grad_matrix(grad, g), weight_matrix(weight, g).transpose(0, 2, 1))
+    shares = grouped_matmul(_grad_matrix(grad, g), weight_matrix(weight, g).transpose(0, 2, 1))
     shares = shares.reshape(g, n, ho, wo, kh, kw, c // g).transpose(4, 5, 1, 2, 3, 0, 6)
     dtype = np.result_type(grad.dtype, weight.dtype)
     padded = np.zeros((n, h + top + bottom, w + left + right, g, c // g), dtype=dtype)
@@ -171,9 +198,12 @@ def conv2d_weight(
     """
     if cols is None:
         cols = im2col(x, geometry)
-    product = np.matmul(cols.transpose(0, 2, 1), _grad_matrix(grad, geometry.groups))
-    o, cg, kh, kw = weight_shape
     g = geometry.groups
+    grad_rows = _grad_matrix(grad, g)
+    product = np.empty((g, cols.shape[2], grad_rows.shape[2]), dtype=np.result_type(cols.dtype, grad.dtype))
+    for group in range(g):  # groups, not pixels
+        product[group] = transposed_product(cols[group], grad_rows[group])
+    o, cg, kh, kw = weight_shape
     return product.reshape(g, kh, kw, cg, o // g).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
 
 
@@ -199,40 +229,82 @@ def pad_nchw(x: np.ndarray, padding, fill) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
 
 
-def max_pool2d(x: np.ndarray, geometry: Geometry):
-    """Max pooling, and the flat index (into each H*W plane) of the element each output took.
-
-    Ties go to the first maximum of the window in row-major order, as PyTorch's CPU kernel picks it; the
-    padding is -inf, so it never wins over a real number.
-    """
-    h, w = x.shape[2:]
-    ho, wo = geometry.output_size(h, w)
-    padded = pad_nchw(x, geometry.padding, -np.inf)
-    views = list(pool_windows(padded, geometry, (ho, wo)))
-    best = views[0].copy(order="K")  # keeps a channels-last input channels-last
-    for view in views[1:]:
+def max_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Max pooling; the padding is -inf, so it never wins over a real number (NaN propagates)."""
+    out_hw = geometry.output_size(*x.shape[2:])
+    views = pool_windows(pad_nchw(x, geometry.padding, -np.inf), geometry, out_hw)
+    best = next(views).copy(order="K")  # keeps a channels-last input channels-last
+    for view in views:
         np.maximum(best, view, out=best)
-    # Which offset held the maximum: the first match, found by walking the offsets backwards.
-    which = np.full(best.shape, len(views) - 1, dtype=np.int16 if len(views) > 127 else np.int8)
-    for k in range(len(views) - 2, -1, -1):
-        which[views[k] == best] = k
+    return best
+
+
+def max_pool2d_masks(x: np.ndarray, out: np.ndarray, geometry: Geometry) -> list:
+    """One boolean mask per kernel offset (row-major in the window): where that offset holds the element each
+    output of max pooling took, the first maximum of the window as PyTorch's CPU kernel picks it.
+
+    Found from the input and the output when a gradient needs them (an evaluation pass never pays).
+    """
+    # NaN padding never equals anything: a window of -inf real numbers matches its first real one
+    views = pool_windows(pad_nchw(x, geometry.padding, np.nan), geometry, out.shape[2:])
+    first = np.equal(next(views), out, out=np.empty_like(out, dtype=np.bool_))
+    masks, taken = [first], first.copy()
+    for view in views:
+        mask = np.equal(view, out, out=np.empty_like(out, dtype=np.bool_))
+        np.greater(mask, taken, out=mask)  # mask and not taken: an earlier offset already matched
+        taken |= mask
+        masks.append(mask)
+    return masks
+
+
+def _overlapping(geometry: Geometry) -> bool:
+    """True when an input element can fall in more than one window."""
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(geometry.kernel, geometry.stride, geometry.dilation))
+
+
+def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shape: tuple,
+                   channels_last: bool = False) -> np.ndarray:  # fmt: skip
+    """A zero (N, C, H, W) array with each grad[n, c, i, j] added at the element of window (i, j) that
+    `masks` pick (one boolean mask per kernel offset, as `max_pool2d_masks` makes them): max pooling's input
+    gradient. One strided pass per kernel offset, none per pixel.
+
+    `channels_last` lays the result out in memory as the pooling's input was, so that the backward of the
+    layer below (a ReLU's mask, a batch norm) meets two arrays of one memory order.
+    """
+    n, c, h, w = input_shape
+    (top, bottom), (left, right) = geometry.padding
+    hp, wp = h + top + bottom, w + left + right
+    if channels_last:
+        padded = np.zeros((n, hp, wp, c), dtype=grad.dtype).transpose(0, 3, 1, 2)
+    else:
+        padded = np.zeros((n, c, hp, wp), dtype=grad.dtype)
+    overlapping = _overlapping(geometry)
+    for mask, view in zip(masks, pool_windows(padded, geometry, grad.shape[2:])):
+        if overlapping:
+            view += grad * mask
+        else:  # each input element is in one window at most: write straight into it
+            np.multiply(grad, mask, out=view)
+    return padded[:, :, top : top + h, left : left + w]
+
+
+def window_gather(x: np.ndarray, masks: list, geometry: Geometry) -> np.ndarray:
+    """x (N, C, H, W) at the element of each window that `masks` pick: window_scatter's adjoint."""
+    views = pool_windows(pad_nchw(x, geometry.padding, 0), geometry, masks[0].shape[2:])
+    out = np.zeros(masks[0].shape, dtype=x.dtype)
+    for mask, view in zip(masks, views):
+        out += view * mask
+    return out
+
+
+def plane_index(masks: list, geometry: Geometry, input_shape: tuple) -> np.ndarray:
+    """Flat indices into each H*W plane of the elements `masks` pick (max_pool2d's return_indices)."""
+    h, w = input_shape[2:]
     kw = geometry.kernel[1]
     (sh, sw), (dh, dw), ((top, _), (left, _)) = geometry.stride, geometry.dilation, geometry.padding
-    which = which.astype(np.int64)
-    rows = (np.arange(ho) * sh - top)[:, None] + (which // kw) * dh
-    cols = (np.arange(wo) * sw - left) + (which % kw) * dw
-    # a window whose real elements are all -inf (or NaN) may have matched in the padding: keep it inside
-    np.clip(rows, 0, h - 1, out=rows)
-    np.clip(cols, 0, w - 1, out=cols)
-    rows *= w
-    rows += cols
-    return best, rows
-
-
-def plane_offsets(shape: tuple) -> np.ndarray:
-    """(N, C, 1, 1): where each (n, c) plane of a (N, C, H, W) array starts in its flat storage."""
-    n, c, h, w = shape
-    return (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+    which = sum(k * mask.astype(np.int64) for k, mask in enumerate(masks))
+    rows = (np.arange(which.shape[2]) * sh - top)[:, None] + (which // kw) * dh
+    cols = (np.arange(which.shape[3]) * sw - left) + (which % kw) * dw
+    return np.clip(rows, 0, h - 1) * w + np.clip(cols, 0, w - 1)
 
 
 def avg_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
