@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for tensorgrad: the system packages (Graphviz's `dot`, the real
-# Fashion-MNIST data set), then a virtual environment in .venv with tensorgrad installed editable.
+# Fashion-MNIST data set), then a virtual environment in .venv with tensorgrad installed editable and
+# PyTorch, which the tests compare against.
 # Safe to run again: what is already there is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +26,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+# PyTorch is a reference the tests compare against (never a dependency of the library); a CPU build
+.venv/bin/python -m pip install -q torch==2.13.0
 echo "setup: ready (.venv)"

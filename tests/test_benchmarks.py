@@ -43,3 +43,17 @@ def test_op_overhead_benchmark_reports_microseconds_per_op(tmp_path):
     report = json.loads(out.read_text())
     assert report["ops"] == 200
     assert report["microseconds_per_op"]["forward (recorded)"] > 0
+
+
+def test_cnn_epoch_benchmark_reports_the_torch_ratio_and_a_step_memory_peak(tmp_path):
+    out = tmp_path / "cnn.json"
+    args = ["--batch-sizes", "16", "--epochs", "2", "--chunks", "1", "--limit", "0.5", "--examples", "64"]
+    result = run("cnn_epoch.py", *args, "--data", "synthetic", "--json", str(out))
+    assert "tg/torch" in result.stdout
+    entry = json.loads(out.read_text())["results"]["16"]
+    assert entry["examples_per_epoch"] == 32
+    assert len(entry["epoch_seconds"]["tensorgrad"]) == len(entry["epoch_seconds"]["torch"]) == 2
+    low, high = entry["tensorgrad_over_torch_range"]
+    assert 0 < low <= entry["tensorgrad_over_torch"] <= high
+    assert entry["conv_share_of_matmul_peak"]["tensorgrad"] > 0
+    assert entry["traced_step_peak_mib"] > 0
