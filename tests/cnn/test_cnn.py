@@ -55,7 +55,8 @@ def test_cnn_state_dict_loads_into_torch_sequential_and_both_compute_the_same():
         np.testing.assert_array_equal(back.state_dict()[key], value.numpy())
 
 
-def test_cnn_takes_flat_rows_as_images_and_learns_a_batch(rng=np.random.default_rng(1)):
+def test_cnn_takes_flat_rows_as_images_and_learns_a_batch():
+    rng = np.random.default_rng(1)
     model = CNN(channels=(4, 8), hidden=16, rng=0)
     x = rng.random((16, 784), dtype=np.float32)
     y = rng.integers(0, 10, 16)
