@@ -176,3 +176,14 @@ def window_gather(x, masks, geometry):
     if isinstance(x, Tensor):
         return engine.apply(OPS["window_gather"](masks, geometry), x)
     return windows.window_gather(x, masks, geometry)
+
+
+def channel_mean_of_product(a, b, axes: tuple):
+    """mean(a * b) over `axes` (all but axis 1), dims kept; on ndarrays one einsum pass, no product array."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return (a * b).mean(axis=axes, keepdims=True)
+    letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+    total = np.einsum(f"{letters},{letters}->{letters[1]}", a, b)
+    count = a.size // a.shape[1]
+    shape = (1, a.shape[1]) + (1,) * (a.ndim - 2)
+    return (total / np.asarray(count, dtype=total.dtype)).reshape(shape)

@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd.engine import apply
 from ..tensor import Tensor
 from .base import Op
-from .generic import batch_invstd
+from .generic import batch_invstd, channel_mean_of_product
 from .registry import as_input, expose, register
 
 
@@ -35,7 +35,7 @@ class BatchNormalize(Op):
     def forward(self, x):
         mean = x.mean(axis=self.axes, keepdims=True)
         centered = x - mean
-        var = np.mean(np.square(centered), axis=self.axes, keepdims=True)
+        var = channel_mean_of_product(centered, centered, self.axes)  # no squared temporary
         invstd = 1.0 / np.sqrt(var + np.asarray(self.eps, dtype=var.dtype))
         centered *= invstd
         self.saved = (mean, var, invstd)
@@ -45,7 +45,7 @@ class BatchNormalize(Op):
         # d xhat / dx applied to grad: (grad - mean(grad) - xhat * mean(grad * xhat)) / std
         invstd = batch_invstd(x, self.axes, self.eps, cache=self.saved[2])
         mean_grad = grad.mean(axis=self.axes, keepdims=True)
-        mean_grad_xhat = (grad * out).mean(axis=self.axes, keepdims=True)
+        mean_grad_xhat = channel_mean_of_product(grad, out, self.axes)
         return (grad - mean_grad - out * mean_grad_xhat) * invstd
 
     def describe(self):

@@ -276,6 +276,8 @@ def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shap
     hp, wp = h + top + bottom, w + left + right
     if channels_last:
         padded = np.zeros((n, hp, wp, c), dtype=grad.dtype).transpose(0, 3, 1, 2)
+        # the masks are channels-last too: a gradient in another order would make every pass a strided one
+        grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     else:
         padded = np.zeros((n, c, hp, wp), dtype=grad.dtype)
     overlapping = _overlapping(geometry)
