@@ -178,12 +178,19 @@ def window_gather(x, masks, geometry):
     return windows.window_gather(x, masks, geometry)
 
 
-def channel_mean_of_product(a, b, axes: tuple):
-    """mean(a * b) over `axes` (all but axis 1), dims kept; on ndarrays one einsum pass, no product array."""
+def channel_sum_of_product(a, b, axes: tuple):
+    """sum(a * b) over `axes` (all but axis 1), dims kept; on ndarrays one einsum pass, no product array."""
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return (a * b).mean(axis=axes, keepdims=True)
+        return (a * b).sum(axis=axes, keepdims=True)
     letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
     total = np.einsum(f"{letters},{letters}->{letters[1]}", a, b)
-    count = a.size // a.shape[1]
-    shape = (1, a.shape[1]) + (1,) * (a.ndim - 2)
-    return (total / np.asarray(count, dtype=total.dtype)).reshape(shape)
+    return total.reshape((1, a.shape[1]) + (1,) * (a.ndim - 2))
+
+
+def batch_normalized(x, axes: tuple, eps: float, cache=None):
+    """(x - mean) / sqrt(var + eps) over `axes`; on ndarrays `cache` (the forward's, from this very `x`)."""
+    if isinstance(x, Tensor):
+        return (x - x.mean(axis=axes, keepdims=True)) * batch_invstd(x, axes, eps)
+    if cache is not None:
+        return cache
+    return (x - x.mean(axis=axes, keepdims=True)) * batch_invstd(x, axes, eps)

@@ -1,7 +1,7 @@
 """Batch normalization, as `torch.nn.functional.batch_norm`.
 
-Training normalizes with the batch's statistics: one fused op (`BatchNormalize`, forward beside its
-textbook backward) followed by the affine part as plain broadcasting ops. Evaluation uses the running
+Training normalizes with the batch's statistics: one fused op (`BatchNormalize`, the affine part
+included, forward beside its textbook backward, written with ops). Evaluation uses the running
 statistics, which are constants: then batch norm is x * scale + shift, plain ops again. Both
 differentiate to any order.
 """
@@ -11,18 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.engine import apply
-from ..tensor import Tensor
+from ..tensor import Tensor, _make
 from .base import Op
-from .generic import batch_invstd, channel_mean_of_product
+from .generic import batch_invstd, batch_normalized, channel_sum_of_product
 from .registry import as_input, expose, register
 
 
 @register("batch_normalize", method=False, function=False)
 class BatchNormalize(Op):
-    """(x - mean) / sqrt(var + eps) with the batch's mean and biased variance over `axes` (all but axis 1).
+    """(x - mean) / sqrt(var + eps) * weight + bias, with the batch's mean and biased variance over `axes`
+    (all but axis 1); without weight and bias, the normalized x alone.
 
-    `self.saved` keeps (mean, biased variance, 1/std) of the last forward, for the running statistics
-    and the backward.
+    One node for what would be a dozen element-wise ones: the forward reads x three times, the backward
+    the gradient three times. `self.saved` keeps (mean, biased variance, 1/std, normalized x) of the last
+    forward, for the running statistics and the backward.
     """
 
     __slots__ = ("axes", "eps")
@@ -32,21 +34,40 @@ class BatchNormalize(Op):
         self.axes = tuple(axes)
         self.eps = eps
 
-    def forward(self, x):
+    def forward(self, x, weight=None, bias=None):
+        count = x.size // x.shape[1]
         mean = x.mean(axis=self.axes, keepdims=True)
         centered = x - mean
-        var = channel_mean_of_product(centered, centered, self.axes)  # no squared temporary
+        var = channel_sum_of_product(centered, centered, self.axes) / np.asarray(count, dtype=x.dtype)
         invstd = 1.0 / np.sqrt(var + np.asarray(self.eps, dtype=var.dtype))
         centered *= invstd
-        self.saved = (mean, var, invstd)
-        return centered
+        self.saved = (mean, var, invstd, centered)
+        if weight is None:
+            return centered
+        out = centered * weight.reshape(invstd.shape)
+        out += bias.reshape(invstd.shape)
+        return out
 
-    def backward(self, grad, x, out):
-        # d xhat / dx applied to grad: (grad - mean(grad) - xhat * mean(grad * xhat)) / std
+    def backward(self, grad, x, *affine, out):
+        # d xhat / dx applied to g: (g - mean(g) - xhat * mean(g * xhat)) / std, with g = grad * weight;
+        # the sums it needs are the bias's and the weight's gradients
         invstd = batch_invstd(x, self.axes, self.eps, cache=self.saved[2])
-        mean_grad = grad.mean(axis=self.axes, keepdims=True)
-        mean_grad_xhat = channel_mean_of_product(grad, out, self.axes)
-        return (grad - mean_grad - out * mean_grad_xhat) * invstd
+        xhat = batch_normalized(x, self.axes, self.eps, cache=self.saved[3]) if affine else out
+        count = float(x.size // x.shape[1])
+        sum_grad = grad.sum(axis=self.axes, keepdims=True)
+        sum_grad_xhat = channel_sum_of_product(grad, xhat, self.axes)
+        scale = invstd * affine[0].reshape(invstd.shape) if affine else invstd
+        grad_x = None
+        if self.needs_grad[0]:
+            grad_x = (grad - sum_grad / count - xhat * (sum_grad_xhat / count)) * scale
+        if not affine:
+            return grad_x
+        channels = (x.shape[1],)
+        return (
+            grad_x,
+            sum_grad_xhat.reshape(channels) if self.needs_grad[1] else None,
+            sum_grad.reshape(channels) if self.needs_grad[2] else None,
+        )
 
     def describe(self):
         return f"batch_normalize (eps={self.eps:g})"
@@ -84,8 +105,13 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}"
             )
         op = BatchNormalize(axes, eps)
-        out = apply(op, x)
-        mean, var, _ = op.saved
+        if weight is None and bias is None:
+            out = apply(op, x)
+        else:  # one of the two alone: the other as a constant
+            weight = weight if weight is not None else _make(np.ones(channels, dtype=x.dtype))
+            bias = bias if bias is not None else _make(np.zeros(channels, dtype=x.dtype))
+            out = apply(op, x, as_input(weight, "batch_norm"), as_input(bias, "batch_norm"))
+        mean, var = op.saved[:2]
         if running_mean is not None:
             _update_running(running_mean, mean.reshape(-1), momentum)
         if running_var is not None:
@@ -101,10 +127,6 @@ def batch_norm(
         if bias is not None:
             shift = shift + bias
         return x * scale.reshape(broadcast) + shift.reshape(broadcast)
-    if weight is not None:
-        out = out * weight.reshape(broadcast)
-    if bias is not None:
-        out = out + bias.reshape(broadcast)
     return out
 
 

@@ -82,3 +82,18 @@ def test_batch_norm_rejects_bad_arguments_with_a_message(shape, kwargs, message,
     arguments = {"running_mean": np.zeros(3), "running_var": np.ones(3), **kwargs}
     with pytest.raises(ValueError, match=message):
         F.batch_norm(normal(rng, shape), **arguments)
+
+
+@pytest.mark.parametrize("given", ["weight", "bias"])
+def test_batch_norm_with_only_a_weight_or_only_a_bias_matches_torch(given, rng):
+    x, affine = normal(rng, (5, 2, 3)), normal(rng, (2,))
+    kwargs = {given: affine}
+    out = F.batch_norm(x, None, None, training=True, **kwargs)
+    xt, at = torch.tensor(x.data, requires_grad=True), torch.tensor(affine.data, requires_grad=True)
+    expected = torch.nn.functional.batch_norm(xt, None, None, training=True, **{given: at})
+    grad = rng.standard_normal(x.shape)
+    out.backward(grad)
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(affine.grad.data, at.grad.numpy(), rtol=1e-10, atol=1e-12)
