@@ -1,7 +1,7 @@
 """Functions on tensors that neural networks are built from (PyTorch's `torch.nn.functional`).
 
 Every registered op is here under its name (`relu`, `exp`, `softmax`, `linear`, `cross_entropy`, ...; see
-`ops.registry`); this file adds the functions that are not one op of their own, such as `dropout`.
+`ops.registry`); this file adds the functions that are not one op of their own, such as `dropout` and `dropout2d`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,26 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
     return x * mask
 
 
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
+    """Channel dropout on (N, C, H, W) (or (N, C, L), as PyTorch reads a 3-D input): zero each whole channel
+    of each example with probability `p`, scale the kept ones by 1 / (1 - p).
+
+    One mask entry per (example, channel), broadcast over the spatial axes; `rng` as for `dropout`.
+    """
+    as_input(x, "dropout2d")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a (N, C, H, W) or (N, C, L) input, got shape {x.shape}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    data = x.data
+    dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
+    mask = _make(dropout_mask(data.shape[:2] + (1,) * (data.ndim - 2), p, rng, dtype))
+    mask.name = f"dropout2d mask (p={p:g})"
+    return x * mask
+
+
 def dropout_mask(shape: tuple, p: float, rng=None, dtype=np.float32) -> np.ndarray:
     """The mask `dropout` multiplies by: 0 with probability `p`, else 1 / (1 - p), drawn from `rng`."""
     dtype = np.dtype(dtype)
@@ -46,5 +66,5 @@ def dropout_mask(shape: tuple, p: float, rng=None, dtype=np.float32) -> np.ndarr
     return np.multiply(keep, 1.0 / (1.0 - p), dtype=dtype)
 
 
-__all__ = sorted([*FUNCTIONS, "dropout", "dropout_mask"])
+__all__ = sorted([*FUNCTIONS, "dropout", "dropout2d", "dropout_mask"])
 del ops

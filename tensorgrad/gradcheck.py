@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd.api import grad
+from .grad_mode import enable_grad
 from .tensor import Tensor
 
 
@@ -152,9 +153,11 @@ def gradgradcheck(
 
     def first_derivatives(*args):
         values, seeds = args[:n], args[n:]
-        outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
-        wrt = [values[i] for i in checked]
-        grads = grad(outs, wrt, seeds, create_graph=True, allow_unused=True)
+        # the first derivatives need their graph, whatever the caller's grad mode
+        with enable_grad():
+            outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
+            wrt = [values[i] for i in checked]
+            grads = grad(outs, wrt, seeds, create_graph=True, allow_unused=True)
         return tuple(
             g if g is not None else Tensor(np.zeros(x.shape, dtype=x.dtype)) for g, x in zip(grads, wrt)
         )

@@ -57,3 +57,17 @@ def test_hvp_benchmark_reports_the_ratio_of_an_hvp_to_a_gradient(tmp_path):
     assert entry["gradient_ms"] > 0 and entry["hvp_ms"] > 0
     low, high = entry["hvp_over_gradient_range"]
     assert 0 < low <= entry["hvp_over_gradient"] <= high
+
+
+def test_cnn_epoch_benchmark_reports_the_torch_ratio_and_a_step_memory_peak(tmp_path):
+    out = tmp_path / "cnn.json"
+    args = ["--batch-sizes", "16", "--epochs", "2", "--chunks", "1", "--limit", "0.5", "--examples", "64"]
+    result = run("cnn_epoch.py", *args, "--data", "synthetic", "--json", str(out))
+    assert "tg/torch" in result.stdout
+    entry = json.loads(out.read_text())["results"]["16"]
+    assert entry["examples_per_epoch"] == 32
+    assert len(entry["epoch_seconds"]["tensorgrad"]) == len(entry["epoch_seconds"]["torch"]) == 2
+    low, high = entry["tensorgrad_over_torch_range"]
+    assert 0 < low <= entry["tensorgrad_over_torch"] <= high
+    assert entry["conv_share_of_matmul_peak"]["tensorgrad"] > 0
+    assert entry["traced_step_peak_mib"] > 0

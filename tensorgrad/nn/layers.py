@@ -1,4 +1,5 @@
-"""Layers: `Linear`, activations, `Softmax`/`LogSoftmax`, `Dropout`, `Flatten`, `Identity`, `Sequential`."""
+"""Layers: `Linear`, activations, `Softmax`/`LogSoftmax`, `Dropout`, `Dropout2d`, `Flatten`, `Identity`,
+`LayerNorm`, `Embedding`, `Sequential`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from .. import functional as F
 from ..random import as_generator
 from ..tensor import Tensor, _make
-from .init import he_normal
+from .init import initial_parameters
 from .module import Module
 from .parameter import Parameter
 
@@ -22,14 +23,20 @@ def _as_tensor(x) -> Tensor:
 
 
 class Linear(Module):
-    """y = x @ weight.T + bias; weight (out_features, in_features) with He init, bias (out_features,) zeros."""
+    """y = x @ weight.T + bias; weight (out_features, in_features), bias (out_features,).
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None, dtype=np.float32):
+    `init="he"` (the default, the paper's recipe): He normal weight, zero bias. `init="torch"`: PyTorch's
+    default, weight and bias uniform in +-1/sqrt(in_features) (see `nn.init.torch_default`).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None, dtype=np.float32,
+                 init: str = "he"):  # fmt: skip
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(he_normal((out_features, in_features), rng=rng, dtype=dtype))
-        self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
+        weight, bias_values = initial_parameters(init, (out_features, in_features), bias, rng, dtype)
+        self.weight = Parameter(weight)
+        self.bias = Parameter(bias_values) if bias else None
 
     def forward(self, x) -> Tensor:
         return F.linear(_as_tensor(x), self.weight, self.bias)
@@ -111,6 +118,24 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace=False"  # PyTorch's text; tensorgrad never drops out in place
+
+
+class Dropout2d(Module):
+    """Channel dropout: each channel of each example is zeroed with probability `p` while training, the
+    others scaled by 1 / (1 - p); the identity in eval mode. `rng` as for `Dropout`."""
+
+    def __init__(self, p: float = 0.5, rng=None):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+        self.rng = rng
+
+    def forward(self, x) -> Tensor:
+        return F.dropout2d(_as_tensor(x), self.p, self.training, self.rng)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class Flatten(Module):

@@ -6,6 +6,8 @@ Importing a module of this package registers its ops (see `registry`): the funct
 
 from . import (  # noqa: F401  (registers the ops)
     activations,
+    batchnorm,
+    convolution,
     einsum,
     elementwise,
     indexing,
@@ -17,6 +19,7 @@ from . import (  # noqa: F401  (registers the ops)
     padding,
     pointwise,
     pointwise_losses,
+    pooling,
     reductions,
     shape,
     softmax,

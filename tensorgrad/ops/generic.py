@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import engine
-from ..tensor import Tensor
-from .registry import FUNCTIONS
+from ..tensor import Tensor, _make
+from . import windows
+from .registry import FUNCTIONS, OPS
 from .special import erf_array
 
 
@@ -148,3 +149,93 @@ def einsum(subscripts: str, *operands):
 
 def tanh(x):
     return x.tanh() if isinstance(x, Tensor) else np.tanh(x)
+
+
+# ----- convolution and pooling: each primitive is an op (`ops.convolution`, `ops.pooling`) on Tensors
+
+
+def conv2d(x, weight, geometry):
+    """The convolution of x (N, C, H, W) with weight (O, C/groups, kH, kW), no bias (see `ops.convolution`)."""
+    if isinstance(x, Tensor) or isinstance(weight, Tensor):
+        return engine.apply(OPS["conv2d"](geometry), *_tensors(x, weight))
+    return windows.conv2d(x, weight, geometry)[0]
+
+
+def conv2d_input(grad, weight, geometry, input_shape: tuple):
+    """conv2d's gradient with respect to its input (a transposed convolution), of shape `input_shape`."""
+    if isinstance(grad, Tensor) or isinstance(weight, Tensor):
+        return engine.apply(OPS["conv2d_input"](geometry, input_shape), *_tensors(grad, weight))
+    return windows.conv2d_input(grad, weight, geometry, input_shape)
+
+
+def conv2d_weight(x, grad, geometry, weight_shape: tuple, cols=None):
+    """conv2d's gradient with respect to its weight. On ndarrays `cols`, the forward's im2col matrix of
+    `x` when it kept it, saves computing it again (Tensors ignore it: the same numbers, recorded)."""
+    if isinstance(x, Tensor) or isinstance(grad, Tensor):
+        return engine.apply(OPS["conv2d_weight"](geometry, weight_shape), *_tensors(x, grad))
+    return windows.conv2d_weight(x, grad, geometry, weight_shape, cols)
+
+
+def avg_pool2d(x, geometry):
+    if isinstance(x, Tensor):
+        return engine.apply(OPS["avg_pool2d"](geometry), x)
+    return windows.avg_pool2d(x, geometry)
+
+
+def avg_pool2d_adjoint(grad, geometry, input_shape: tuple):
+    """avg_pool2d's input gradient: each output's share spread back over its window."""
+    if isinstance(grad, Tensor):
+        return engine.apply(OPS["avg_pool2d_adjoint"](geometry, input_shape), grad)
+    return windows.avg_pool2d_adjoint(grad, geometry, input_shape)
+
+
+def _tensors(*values) -> list:
+    """Values of which one is a Tensor, all as Tensors (an ndarray as a constant)."""
+    return [v if isinstance(v, Tensor) else _make(v) for v in values]
+
+
+def batch_invstd(x, axes: tuple, eps: float, cache=None):
+    """1 / sqrt(var + eps) of `x` over `axes` (the biased variance, kept dims), as batch norm divides by.
+
+    On ndarrays `cache`, the value the forward computed from this very `x`, is returned as it is; on Tensors
+    it is computed again from `x`, recorded, so that the formula using it can be differentiated again.
+    """
+    if isinstance(x, Tensor):
+        centered = x - x.mean(axis=axes, keepdims=True)
+        return ((centered * centered).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    if cache is not None:
+        return cache
+    var = np.var(x, axis=axes, keepdims=True)
+    return 1.0 / np.sqrt(var + np.asarray(eps, dtype=var.dtype))
+
+
+def window_scatter(grad, masks, geometry, input_shape: tuple, channels_last: bool = False):
+    """grad put at the element of each pooling window that `masks` (constant, one per kernel offset) pick."""
+    if isinstance(grad, Tensor):
+        return engine.apply(OPS["window_scatter"](masks, geometry, input_shape, channels_last), grad)
+    return windows.window_scatter(grad, masks, geometry, input_shape, channels_last)
+
+
+def window_gather(x, masks, geometry):
+    """The element of each pooling window of `x` that `masks` pick (window_scatter's adjoint)."""
+    if isinstance(x, Tensor):
+        return engine.apply(OPS["window_gather"](masks, geometry), x)
+    return windows.window_gather(x, masks, geometry)
+
+
+def channel_sum_of_product(a, b, axes: tuple):
+    """sum(a * b) over `axes` (all but axis 1), dims kept; on ndarrays one einsum pass, no product array."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return (a * b).sum(axis=axes, keepdims=True)
+    letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+    total = np.einsum(f"{letters},{letters}->{letters[1]}", a, b)
+    return total.reshape((1, a.shape[1]) + (1,) * (a.ndim - 2))
+
+
+def batch_normalized(x, axes: tuple, eps: float, cache=None):
+    """(x - mean) / sqrt(var + eps) over `axes`; on ndarrays `cache` (the forward's, from this very `x`)."""
+    if isinstance(x, Tensor):
+        return (x - x.mean(axis=axes, keepdims=True)) * batch_invstd(x, axes, eps)
+    if cache is not None:
+        return cache
+    return (x - x.mean(axis=axes, keepdims=True)) * batch_invstd(x, axes, eps)

@@ -8,6 +8,7 @@ import pytest
 import tensorgrad as tg
 from tensorgrad.autograd import apply
 from tensorgrad.ops import Op
+from tensorgrad.ops.generic import constant
 
 from .helpers import leaf, normal
 
@@ -146,3 +147,34 @@ def test_gradcheck_rejects_a_non_contiguous_input(rng):
     x = tg.Tensor(rng.standard_normal((3, 4)).T, requires_grad=True)
     with pytest.raises(ValueError, match="contiguous"):
         tg.gradcheck(lambda x: x * 2, (x,))
+
+
+class _CubeWithConstantDerivative(Op):
+    """x**3 whose backward treats x as a constant: right first derivative, wrong second."""
+
+    __slots__ = ()
+    name = "cube"
+
+    def forward(self, a):
+        return a**3
+
+    def backward(self, grad, a, out):
+        return grad * (3 * constant(a) ** 2)
+
+
+def test_gradgradcheck_passes_true_second_derivatives_and_catches_wrong_ones(rng):
+    x = normal(rng, (4,))
+    assert tg.gradgradcheck(lambda x: x * x * x, (x,)) is True
+    assert tg.gradcheck(lambda x: apply(_CubeWithConstantDerivative(), x), (x,)) is True
+    assert (
+        tg.gradgradcheck(lambda x: apply(_CubeWithConstantDerivative(), x), (x,), raise_exception=False)
+        is False
+    )
+
+
+def test_second_derivatives_through_ops_that_may_scale_in_place(rng):
+    # Mul with one operand constant, relu, tanh and sigmoid use Op.times, which scales in place only in
+    # a first-order backward; a create_graph backward of a node that never ran one must work as well
+    x, c = normal(rng, (3,)), normal(rng, (3,), requires_grad=False)
+    assert tg.gradgradcheck(lambda x: (x * c) * x, (x,)) is True
+    assert tg.gradgradcheck(lambda x: x.tanh() * x.sigmoid(), (x,)) is True

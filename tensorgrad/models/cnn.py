@@ -1,0 +1,83 @@
+"""A small convolutional network for 28x28 grey images (Fashion-MNIST): two conv blocks and two dense layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tensorgrad.functional as F
+from tensorgrad import nn
+from tensorgrad.random import as_generator
+from tensorgrad.tensor import Tensor
+
+
+class CNN(nn.Sequential):
+    """conv 3x3 (pad 1) - BatchNorm - ReLU - max pool 2, twice; then Linear - ReLU - Dropout - Linear.
+
+    With the defaults (channels (32, 64), hidden 128) it has 421,834 parameters. Its layers sit at the same
+    indices as in the equivalent ``torch.nn.Sequential``, so a state dict (running statistics included)
+    carries over key for key::
+
+        torch.nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+
+    Input (N, 1, 28, 28); flat rows (N, 784) are taken as such images. `init` is "torch" (PyTorch's default
+    initialization, the default) or "he". `rng` (a Generator or a seed) draws the initial weights and then
+    the dropout masks; `self.rng` is kept for checkpoints.
+    """
+
+    def __init__(self, channels=(32, 64), hidden: int = 128, classes: int = 10, dropout: float = 0.3,
+                 image_size: int = 28, in_channels: int = 1, init: str = "torch", rng=None,
+                 dtype=np.float32):  # fmt: skip
+        if image_size % 2 ** len(channels):
+            raise ValueError(
+                f"image_size {image_size} must be divisible by 2**{len(channels)} (one pooling per block)"
+            )
+        rng = as_generator(rng) if rng is not None else np.random.default_rng()
+        layers = []
+        previous = in_channels
+        for width in channels:
+            layers += [
+                nn.Conv2d(previous, width, 3, padding=1, rng=rng, dtype=dtype, init=init),
+                nn.BatchNorm2d(width, dtype=dtype),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            previous = width
+        side = image_size // 2 ** len(channels)
+        layers += [
+            nn.Flatten(),
+            nn.Linear(previous * side * side, hidden, rng=rng, dtype=dtype, init=init),
+            nn.ReLU(),
+            nn.Dropout(dropout, rng=rng),
+            nn.Linear(hidden, classes, rng=rng, dtype=dtype, init=init),
+        ]
+        super().__init__(*layers)
+        self.channels, self.hidden, self.classes, self.dropout = tuple(channels), hidden, classes, dropout
+        self.image_shape = (in_channels, image_size, image_size)
+        self.rng = rng
+
+    def forward(self, x):
+        if x.ndim == 2:  # flat rows, as the data loader gives them: back to images
+            x = (x if isinstance(x, Tensor) else Tensor(x)).reshape(x.shape[0], *self.image_shape)
+        return super().forward(x)
+
+    def weights(self) -> list:
+        """The convolution kernels and weight matrices (what an L2 penalty applies to)."""
+        return [layer.weight for layer in self._modules.values() if isinstance(layer, (nn.Conv2d, nn.Linear))]
+
+    def loss(self, x, y, l2: float = 0.0) -> Tensor:
+        """Mean softmax cross-entropy over the batch (+ l2 / (2 m) * sum ||W||^2 when `l2` is given)."""
+        return self.loss_from_logits(self(x), y, l2)
+
+    def loss_from_logits(self, logits: Tensor, y, l2: float = 0.0) -> Tensor:
+        ce = F.cross_entropy(logits, y)
+        if not l2:
+            return ce
+        return ce + F.l2_penalty(self.weights(), l2 / len(y))
+
+    def extra_repr(self) -> str:
+        return (
+            f"channels={self.channels}, hidden={self.hidden}, classes={self.classes}, dropout={self.dropout}"
+        )

@@ -1,0 +1,144 @@
+"""Batch normalization, as `torch.nn.functional.batch_norm`.
+
+Training normalizes with the batch's statistics: one fused op (`BatchNormalize`, the affine part
+included, forward beside its textbook backward, written with ops). Evaluation uses the running
+statistics, which are constants: then batch norm is x * scale + shift, plain ops again. Both
+differentiate to any order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.engine import apply
+from ..tensor import Tensor, _make
+from .base import Op
+from .generic import batch_invstd, batch_normalized, channel_sum_of_product
+from .registry import as_input, expose, register
+
+
+@register("batch_normalize", method=False, function=False)
+class BatchNormalize(Op):
+    """(x - mean) / sqrt(var + eps) * weight + bias, with the batch's mean and biased variance over `axes`
+    (all but axis 1); without weight and bias, the normalized x alone.
+
+    One node for what would be a dozen element-wise ones: the forward reads x three times, the backward
+    the gradient three times. `self.saved` keeps (mean, biased variance, 1/std, normalized x) of the last
+    forward, for the running statistics and the backward.
+    """
+
+    __slots__ = ("axes", "eps")
+    name = "batch_normalize"
+
+    def __init__(self, axes: tuple, eps: float):
+        self.axes = tuple(axes)
+        self.eps = eps
+
+    def forward(self, x, weight=None, bias=None):
+        count = x.size // x.shape[1]
+        mean = x.mean(axis=self.axes, keepdims=True)
+        centered = x - mean
+        var = channel_sum_of_product(centered, centered, self.axes) / np.asarray(count, dtype=x.dtype)
+        invstd = 1.0 / np.sqrt(var + np.asarray(self.eps, dtype=var.dtype))
+        centered *= invstd
+        self.saved = (mean, var, invstd, centered)
+        if weight is None:
+            return centered
+        out = centered * weight.reshape(invstd.shape)
+        out += bias.reshape(invstd.shape)
+        return out
+
+    def backward(self, grad, x, *affine, out):
+        # d xhat / dx applied to g: (g - mean(g) - xhat * mean(g * xhat)) / std, with g = grad * weight;
+        # the sums it needs are the bias's and the weight's gradients
+        invstd = batch_invstd(x, self.axes, self.eps, cache=self.saved[2])
+        xhat = batch_normalized(x, self.axes, self.eps, cache=self.saved[3]) if affine else out
+        count = float(x.size // x.shape[1])
+        sum_grad = grad.sum(axis=self.axes, keepdims=True)
+        sum_grad_xhat = channel_sum_of_product(grad, xhat, self.axes)
+        scale = invstd * affine[0].reshape(invstd.shape) if affine else invstd
+        grad_x = None
+        if self.needs_grad[0]:
+            grad_x = (grad - sum_grad / count - xhat * (sum_grad_xhat / count)) * scale
+        if not affine:
+            return grad_x
+        channels = (x.shape[1],)
+        return (
+            grad_x,
+            sum_grad_xhat.reshape(channels) if self.needs_grad[1] else None,
+            sum_grad.reshape(channels) if self.needs_grad[2] else None,
+        )
+
+    def describe(self):
+        return f"batch_normalize (eps={self.eps:g})"
+
+
+def batch_norm(
+    input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+):
+    """Batch normalization over axis 1 of a (N, C), (N, C, L) or (N, C, H, W) input, as PyTorch's.
+
+    Training: normalize with the batch's mean and biased variance, and, when given, update `running_mean`
+    and `running_var` in place: r = (1 - momentum) * r + momentum * batch value, the variance unbiased
+    (times n / (n - 1)), as PyTorch does. Evaluation: normalize with the running statistics. `weight` and
+    `bias` (C,) scale and shift after normalizing (None: leave out).
+    """
+    x = as_input(input, "batch_norm")
+    if x.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected an input with a channel axis (N, C, ...), got shape {x.shape}"
+        )
+    channels = x.shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):  # fmt: skip
+        if value is not None and tuple(value.shape) != (channels,):
+            raise ValueError(
+                f"batch_norm: {name} must have shape ({channels},) for an input of shape {x.shape}, "
+                f"got {tuple(value.shape)}"
+            )
+    axes = (0, *range(2, x.ndim))
+    broadcast = (1, channels) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.size // channels
+        if count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}"
+            )
+        op = BatchNormalize(axes, eps)
+        if weight is None and bias is None:
+            out = apply(op, x)
+        else:  # one of the two alone: the other as a constant
+            weight = weight if weight is not None else _make(np.ones(channels, dtype=x.dtype))
+            bias = bias if bias is not None else _make(np.zeros(channels, dtype=x.dtype))
+            out = apply(op, x, as_input(weight, "batch_norm"), as_input(bias, "batch_norm"))
+        mean, var = op.saved[:2]
+        if running_mean is not None:
+            _update_running(running_mean, mean.reshape(-1), momentum)
+        if running_var is not None:
+            _update_running(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var must be given in evaluation mode")
+        mean, var = _array(running_mean), _array(running_var)
+        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        # x * scale + shift, with scale and shift folded from the constants and the (learnable) affine part
+        scale = invstd if weight is None else weight * invstd
+        shift = -mean.astype(x.dtype, copy=False) * scale
+        if bias is not None:
+            shift = shift + bias
+        return x * scale.reshape(broadcast) + shift.reshape(broadcast)
+    return out
+
+
+def _array(value) -> np.ndarray:
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _update_running(running, batch_value: np.ndarray, momentum: float) -> None:
+    """running = (1 - momentum) * running + momentum * batch_value, in place (a buffer keeps its array)."""
+    data = _array(running)
+    data *= 1.0 - momentum
+    data += momentum * batch_value.astype(data.dtype, copy=False)
+
+
+expose("batch_norm", batch_norm, method=False)

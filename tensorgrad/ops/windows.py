@@ -1,0 +1,330 @@
+"""NumPy kernels of convolution and pooling over (N, C, H, W) arrays: strided windows and matrix products.
+
+Nothing here records or knows about Tensors; the ops in `convolution` and `pooling` (and the functions of
+`generic` that their derivatives are written with) call these on ndarrays.
+
+Layout: a convolution works channels-last. The windows of a (N, H, W, C) array are read by one strided
+copy into a (N*Ho*Wo, kH*kW*C) matrix ("im2col"), whose rows meet the weight matrix in one product; for a
+3x3 kernel with stride 1 the copy moves runs of kW*C contiguous numbers. The product comes out as
+(N, Ho, Wo, O), and is handed on as its (N, O, Ho, Wo) view, without a copy: NumPy's element-wise
+functions keep an input's memory order, so the next batch norm, ReLU and convolution read it channels-last
+again, and nothing pays for converting back and forth.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def pair(value, name: str) -> tuple:
+    """An int or a pair of ints as a pair (PyTorch's `_pair`), each checked to be an int."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(values) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    ):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(values[0]), int(values[1])
+
+
+class Geometry(NamedTuple):
+    """How a kernel slides: per spatial axis (H, W) its size, stride, dilation and padding before/after."""
+
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    padding: tuple  # ((top, bottom), (left, right))
+    groups: int = 1
+
+    def output_size(self, height: int, width: int) -> tuple:
+        sizes = []
+        for size, k, s, d, (before, after) in zip(
+            (height, width), self.kernel, self.stride, self.dilation, self.padding
+        ):
+            sizes.append((size + before + after - d * (k - 1) - 1) // s + 1)
+        return tuple(sizes)
+
+    @property
+    def padded(self) -> bool:
+        return any(before or after for before, after in self.padding)
+
+    def describe(self) -> str:
+        parts = [f"{self.kernel[0]}x{self.kernel[1]}"]
+        if self.stride != (1, 1):
+            parts.append(f"stride {_short(self.stride)}")
+        if self.padded:
+            parts.append(f"pad {_short(tuple(b for b, _ in self.padding))}")
+        if self.dilation != (1, 1):
+            parts.append(f"dilation {_short(self.dilation)}")
+        if self.groups != 1:
+            parts.append(f"groups {self.groups}")
+        return ", ".join(parts)
+
+
+def _short(values: tuple):
+    return values[0] if values[0] == values[1] else values
+
+
+def channels_last_padded(x: np.ndarray, padding, fill=0.0) -> np.ndarray:
+    """(N, C, H, W) -> (N, H + pads, W + pads, C), contiguous, the border filled with `fill`.
+
+    Without padding and with channels-last memory already (a convolution's output) this is no copy at all.
+    """
+    (top, bottom), (left, right) = padding
+    nhwc = x.transpose(0, 2, 3, 1)
+    if not (top or bottom or left or right):
+        return np.ascontiguousarray(nhwc)
+    n, h, w, c = nhwc.shape
+    out = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    # fill only the border: the inside is overwritten next
+    out[:, :top] = fill
+    out[:, top + h :] = fill
+    out[:, top : top + h, :left] = fill
+    out[:, top : top + h, left + w :] = fill
+    out[:, top : top + h, left : left + w] = nhwc
+    return out
+
+
+def im2col(x: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """The windows of x (N, C, H, W) as a (groups, N*Ho*Wo, kH*kW*C/groups) matrix, columns ordered (kH, kW, c)."""
+    padded = channels_last_padded(x, geometry.padding)
+    n, _, _, c = padded.shape
+    g = geometry.groups
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
+    ho, wo = geometry.output_size(x.shape[2], x.shape[3])
+    bn, bh, bw, bc = padded.strides
+    windows = as_strided(
+        padded,
+        shape=(g, n, ho, wo, kh, kw, c // g),
+        strides=(bc * (c // g), bn, bh * sh, bw * sw, bh * dh, bw * dw, bc),
+        writeable=False,
+    )
+    # the one copy of the forward pass: NumPy merges the contiguous (kW, C) runs of each window row
+    return windows.reshape(g, n * ho * wo, kh * kw * (c // g))
+
+
+def weight_matrix(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(O, C/groups, kH, kW) -> (groups, kH*kW*C/groups, O/groups), rows ordered as im2col's columns."""
+    o, cg, kh, kw = weight.shape
+    by_group = weight.reshape(groups, o // groups, cg, kh, kw)
+    return by_group.transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, o // groups)
+
+
+def _grad_matrix(grad: np.ndarray, groups: int) -> np.ndarray:
+    """An output gradient (N, O, Ho, Wo) as (groups, N*Ho*Wo, O/groups); no copy for channels-last memory."""
+    n, o, ho, wo = grad.shape
+    rows = grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, groups, o // groups)
+    return rows.transpose(1, 0, 2)
+
+
+def grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(G, m, k) @ (G, k, n) -> (G, m, n), as one 2-D product per group.
+
+    NumPy's stacked matmul is no substitute: on a stack of one with these shapes it measured up to 40
+    times slower than the same 2-D product.
+    """
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0])[None]
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a.dtype, b.dtype))
+    for group in range(a.shape[0]):  # groups, not pixels: a handful of large products
+        np.matmul(a[group], b[group], out=out[group])
+    return out
+
+
+def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a.T @ b for a (k, m) and b (k, n) that share a long k (the pixels of a batch), as (m, n).
+
+    Computed as a.T @ b or as (b.T @ a).T, whichever puts the longer side first: on two threads
+    OpenBLAS takes seconds instead of milliseconds for the other orientation (a (9, k) @ (k, 32)
+    product with k = 100,352 took 5 s against 10 ms).
+    """
+    if a.shape[1] >= b.shape[1]:
+        return a.T @ b
+    return (b.T @ a).T
+
+
+def _to_nchw(product: np.ndarray, n: int, ho: int, wo: int) -> np.ndarray:
+    """A (groups, N*Ho*Wo, O/groups) product as (N, O, Ho, Wo): a view of channels-last memory for one group."""
+    g, _, og = product.shape
+    if g == 1:
+        return product[0].reshape(n, ho, wo, og).transpose(0, 3, 1, 2)
+    return product.reshape(g, n, ho, wo, og).transpose(1, 0, 4, 2, 3).reshape(n, g * og, ho, wo)
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, geometry: Geometry, bias=None, cols=None):
+    """The convolution (cross-correlation, as PyTorch's) and the im2col matrix it used (for the backward)."""
+    n = x.shape[0]
+    ho, wo = geometry.output_size(x.shape[2], x.shape[3])
+    if cols is None:
+        cols = im2col(x, geometry)
+    product = grouped_matmul(cols, weight_matrix(weight, geometry.groups))
+    if bias is not None:
+        product += bias.reshape(geometry.groups, 1, -1).astype(product.dtype, copy=False)
+    return _to_nchw(product, n, ho, wo), cols
+
+
+def conv2d_input(grad: np.ndarray, weight: np.ndarray, geometry: Geometry, input_shape: tuple) -> np.ndarray:
+    """The gradient of conv2d with respect to its input (a transposed convolution): col2im of grad @ W.T.
+
+    The window matrix product gives every window's share; adding the kH*kW slices back at their offsets
+    (one strided add per kernel position, none per pixel) sums the shares of overlapping windows.
+    """
+    n, c, h, w = input_shape
+    g = geometry.groups
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
+    (top, bottom), (left, right) = geometry.padding
+    _, _, ho, wo = grad.shape
+    shares = grouped_matmul(_grad_matrix(grad, g), weight_matrix(weight, g).transpose(0, 2, 1))
+    shares = shares.reshape(g, n, ho, wo, kh, kw, c // g).transpose(4, 5, 1, 2, 3, 0, 6)
+    dtype = np.result_type(grad.dtype, weight.dtype)
+    padded = np.zeros((n, h + top + bottom, w + left + right, g, c // g), dtype=dtype)
+    for p in range(kh):
+        rows = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
+        for q in range(kw):
+            padded[:, rows, q * dw : q * dw + sw * (wo - 1) + 1 : sw] += shares[p, q]
+    inside = padded[:, top : top + h, left : left + w].reshape(n, h, w, c)
+    return inside.transpose(0, 3, 1, 2)
+
+
+def conv2d_weight(
+    x: np.ndarray, grad: np.ndarray, geometry: Geometry, weight_shape: tuple, cols=None
+) -> np.ndarray:
+    """The gradient of conv2d with respect to its weight: im2col(x).T @ grad, one product per group.
+
+    `cols` is the forward's im2col matrix of `x`, when it kept it: the same numbers, without a second copy.
+    """
+    if cols is None:
+        cols = im2col(x, geometry)
+    g = geometry.groups
+    grad_rows = _grad_matrix(grad, g)
+    product = np.empty((g, cols.shape[2], grad_rows.shape[2]), dtype=np.result_type(cols.dtype, grad.dtype))
+    for group in range(g):  # groups, not pixels
+        product[group] = transposed_product(cols[group], grad_rows[group])
+    o, cg, kh, kw = weight_shape
+    return product.reshape(g, kh, kw, cg, o // g).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
+
+
+# ----- pooling
+
+
+def pool_windows(padded: np.ndarray, geometry: Geometry, out_hw: tuple):
+    """The (kH*kW) strided views (N, C, Ho, Wo) of a padded (N, C, Hp, Wp) array, one per kernel offset, in
+    row-major order of the window."""
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
+    ho, wo = out_hw
+    for p in range(kh):
+        for q in range(kw):
+            yield padded[
+                :, :, p * dh : p * dh + sh * (ho - 1) + 1 : sh, q * dw : q * dw + sw * (wo - 1) + 1 : sw
+            ]
+
+
+def pad_nchw(x: np.ndarray, padding, fill) -> np.ndarray:
+    (top, bottom), (left, right) = padding
+    if not (top or bottom or left or right):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
+
+
+def max_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Max pooling; the padding is -inf, so it never wins over a real number (NaN propagates)."""
+    out_hw = geometry.output_size(*x.shape[2:])
+    views = pool_windows(pad_nchw(x, geometry.padding, -np.inf), geometry, out_hw)
+    best = next(views).copy(order="K")  # keeps a channels-last input channels-last
+    for view in views:
+        np.maximum(best, view, out=best)
+    return best
+
+
+def max_pool2d_masks(x: np.ndarray, out: np.ndarray, geometry: Geometry) -> list:
+    """One boolean mask per kernel offset (row-major in the window): where that offset holds the element each
+    output of max pooling took, the first maximum of the window as PyTorch's CPU kernel picks it.
+
+    Found from the input and the output when a gradient needs them (an evaluation pass never pays).
+    """
+    # NaN padding never equals anything: a window of -inf real numbers matches its first real one
+    views = pool_windows(pad_nchw(x, geometry.padding, np.nan), geometry, out.shape[2:])
+    first = np.equal(next(views), out, out=np.empty_like(out, dtype=np.bool_))
+    masks, taken = [first], first.copy()
+    for view in views:
+        mask = np.equal(view, out, out=np.empty_like(out, dtype=np.bool_))
+        np.greater(mask, taken, out=mask)  # mask and not taken: an earlier offset already matched
+        taken |= mask
+        masks.append(mask)
+    return masks
+
+
+def _overlapping(geometry: Geometry) -> bool:
+    """True when an input element can fall in more than one window."""
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(geometry.kernel, geometry.stride, geometry.dilation))
+
+
+def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shape: tuple,
+                   channels_last: bool = False) -> np.ndarray:  # fmt: skip
+    """A zero (N, C, H, W) array with each grad[n, c, i, j] added at the element of window (i, j) that
+    `masks` pick (one boolean mask per kernel offset, as `max_pool2d_masks` makes them): max pooling's input
+    gradient. One strided pass per kernel offset, none per pixel.
+
+    `channels_last` lays the result out in memory as the pooling's input was, so that the backward of the
+    layer below (a ReLU's mask, a batch norm) meets two arrays of one memory order.
+    """
+    n, c, h, w = input_shape
+    (top, bottom), (left, right) = geometry.padding
+    hp, wp = h + top + bottom, w + left + right
+    if channels_last:
+        padded = np.zeros((n, hp, wp, c), dtype=grad.dtype).transpose(0, 3, 1, 2)
+        # the masks are channels-last too: a gradient in another order would make every pass a strided one
+        grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    else:
+        padded = np.zeros((n, c, hp, wp), dtype=grad.dtype)
+    overlapping = _overlapping(geometry)
+    for mask, view in zip(masks, pool_windows(padded, geometry, grad.shape[2:])):
+        if overlapping:
+            view += grad * mask
+        else:  # each input element is in one window at most: write straight into it
+            np.multiply(grad, mask, out=view)
+    return padded[:, :, top : top + h, left : left + w]
+
+
+def window_gather(x: np.ndarray, masks: list, geometry: Geometry) -> np.ndarray:
+    """x (N, C, H, W) at the element of each window that `masks` pick: window_scatter's adjoint."""
+    views = pool_windows(pad_nchw(x, geometry.padding, 0), geometry, masks[0].shape[2:])
+    out = np.zeros(masks[0].shape, dtype=x.dtype)
+    for mask, view in zip(masks, views):
+        out += view * mask
+    return out
+
+
+def plane_index(masks: list, geometry: Geometry, input_shape: tuple) -> np.ndarray:
+    """Flat indices into each H*W plane of the elements `masks` pick (max_pool2d's return_indices)."""
+    h, w = input_shape[2:]
+    kw = geometry.kernel[1]
+    (sh, sw), (dh, dw), ((top, _), (left, _)) = geometry.stride, geometry.dilation, geometry.padding
+    which = sum(k * mask.astype(np.int64) for k, mask in enumerate(masks))
+    rows = (np.arange(which.shape[2]) * sh - top)[:, None] + (which // kw) * dh
+    cols = (np.arange(which.shape[3]) * sw - left) + (which % kw) * dw
+    return np.clip(rows, 0, h - 1) * w + np.clip(cols, 0, w - 1)
+
+
+def avg_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Average pooling over zero-padded windows, the padding counted in the divisor (count_include_pad)."""
+    ho, wo = geometry.output_size(x.shape[2], x.shape[3])
+    views = pool_windows(pad_nchw(x, geometry.padding, 0), geometry, (ho, wo))
+    total = next(views).copy()
+    for view in views:
+        total += view
+    total *= np.asarray(1.0 / (geometry.kernel[0] * geometry.kernel[1]), dtype=total.dtype)
+    return total
+
+
+def avg_pool2d_adjoint(grad: np.ndarray, geometry: Geometry, input_shape: tuple) -> np.ndarray:
+    """The adjoint of `avg_pool2d` (its input gradient): each output's share spread back over its window."""
+    n, c, h, w = input_shape
+    (top, bottom), (left, right) = geometry.padding
+    share = grad * np.asarray(1.0 / (geometry.kernel[0] * geometry.kernel[1]), dtype=grad.dtype)
+    padded = np.zeros((n, c, h + top + bottom, w + left + right), dtype=grad.dtype)
+    for view in pool_windows(padded, geometry, grad.shape[2:]):
+        view += share  # a view of `padded`: the add lands there
+    return padded[:, :, top : top + h, left : left + w]

@@ -1,0 +1,156 @@
+"""Pooling against torch.nn.functional: values, gradients (ties included), finite differences, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tensorgrad as tg
+import tensorgrad.functional as F
+from tensorgrad.ops import OPS, windows
+from tensorgrad.ops.pooling import pool_geometry
+
+from .helpers import assert_gradcheck, distinct, normal
+
+# (input shape, kernel, stride, padding, dilation): overlapping windows, padding, dilation, odd sizes,
+# non-square kernels and strides, an unbatched (C, H, W) input
+MAX_CASES = [
+    ((2, 3, 6, 6), 2, None, 0, 1),
+    ((1, 2, 7, 6), 3, 1, 1, 1),
+    ((1, 2, 9, 7), (3, 2), (2, 1), (1, 1), 1),
+    ((1, 2, 9, 9), 3, 2, 1, 2),
+    ((3, 5, 5), 2, 1, 1, 1),
+]
+AVG_CASES = [case[:4] for case in MAX_CASES]
+
+
+def torch_value_and_grad(function, x: np.ndarray, grad: np.ndarray, *args):
+    xt = torch.tensor(x, requires_grad=True)
+    out = function(xt, *args)
+    out.backward(torch.tensor(grad))
+    return out.detach().numpy(), xt.grad.numpy()
+
+
+def check_against_torch(ours, theirs, x: tg.Tensor, rng, *args) -> None:
+    out = ours(x, *args)
+    grad = rng.standard_normal(out.shape)
+    out.backward(grad)
+    value, expected_grad = torch_value_and_grad(theirs, x.data, grad, *args)
+    np.testing.assert_allclose(out.data, value, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.data, expected_grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "dilation"), MAX_CASES)
+def test_max_pool2d_matches_torch_with_distinct_and_with_tied_values(
+    shape, kernel, stride, padding, dilation, rng
+):
+    args = (kernel, stride, padding, dilation)
+    check_against_torch(F.max_pool2d, torch.nn.functional.max_pool2d, normal(rng, shape), rng, *args)
+    # values on a coarse grid: many windows hold their maximum twice; torch sends the gradient to the first
+    tied = tg.tensor(np.round(rng.standard_normal(shape)), requires_grad=True)
+    check_against_torch(F.max_pool2d, torch.nn.functional.max_pool2d, tied, rng, *args)
+
+
+def test_max_pool2d_gives_a_tied_window_gradient_to_its_first_maximum_only():
+    x = tg.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[1.0, 0.0], [0.0, 0.0]]]])
+
+
+def test_max_pool2d_with_overlapping_windows_adds_the_gradients_of_an_element_picked_twice():
+    x = tg.tensor(np.array([[[[0.0, 5.0, 1.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, (1, 2), stride=1).sum().backward()  # windows (0, 5), (5, 1), (1, 0)
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 2.0, 1.0, 0.0]]]])
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "dilation"), MAX_CASES)
+def test_max_pool2d_passes_gradcheck_and_gradgradcheck(shape, kernel, stride, padding, dilation, rng):
+    x = distinct(rng, shape)  # no ties: finite differences need a unique maximum in each window
+    assert_gradcheck(lambda x: F.max_pool2d(x, kernel, stride, padding, dilation), x)
+    assert tg.gradgradcheck(lambda x: F.max_pool2d(x, kernel, stride, padding, dilation) ** 2, (x,))
+
+
+def test_max_pool2d_return_indices_match_torch(rng):
+    x = np.round(rng.standard_normal((2, 3, 7, 6)))
+    out, indices = F.max_pool2d(tg.tensor(x), 3, 2, 1, return_indices=True)
+    expected, expected_indices = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+
+
+def test_max_pool2d_propagates_nan_and_pads_with_minus_infinity():
+    x = np.array([[[[-5.0, np.nan], [-7.0, -6.0]]]])
+    out = F.max_pool2d(tg.tensor(x), 2, stride=1, padding=1)
+    expected = torch.nn.functional.max_pool2d(torch.tensor(x), 2, stride=1, padding=1)
+    np.testing.assert_array_equal(out.data, expected.numpy())
+
+
+def test_window_scatter_and_gather_are_adjoint_and_differentiable(rng):
+    geometry = pool_geometry("max_pool2d", 3, 2, 1)
+    x = distinct(rng, (1, 2, 5, 5), requires_grad=False)
+    out = windows.max_pool2d(x.data, geometry)
+    masks = windows.max_pool2d_masks(x.data, out, geometry)
+    g, y = normal(rng, out.shape), normal(rng, x.shape)
+    scattered = tg.autograd.apply(OPS["window_scatter"](masks, geometry, x.shape), g)
+    gathered = tg.autograd.apply(OPS["window_gather"](masks, geometry), y)
+    assert float((scattered * y).sum().item()) == pytest.approx(float((gathered * g).sum().item()), rel=1e-12)
+    assert_gradcheck(lambda g: tg.autograd.apply(OPS["window_scatter"](masks, geometry, x.shape), g), g)
+    assert_gradcheck(lambda y: tg.autograd.apply(OPS["window_gather"](masks, geometry), y), y)
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), AVG_CASES)
+def test_avg_pool2d_matches_torch_and_passes_gradcheck_and_gradgradcheck(shape, kernel, stride, padding, rng):
+    x = normal(rng, shape)
+    check_against_torch(F.avg_pool2d, torch.nn.functional.avg_pool2d, x, rng, kernel, stride, padding)
+    assert_gradcheck(lambda x: F.avg_pool2d(x, kernel, stride, padding), x)
+    assert tg.gradgradcheck(lambda x: F.avg_pool2d(x, kernel, stride, padding) ** 2, (x,))
+
+
+def test_avg_pool2d_adjoint_op_is_differentiable(rng):
+    geometry = pool_geometry("avg_pool2d", 3, 2, 1)
+    g = normal(rng, (1, 2, 3, 3))
+    assert_gradcheck(lambda g: tg.autograd.apply(OPS["avg_pool2d_adjoint"](geometry, (1, 2, 5, 6)), g), g)
+
+
+@pytest.mark.parametrize(
+    ("shape", "output_size"),
+    [
+        ((2, 3, 7, 6), (3, 4)),
+        ((1, 2, 8, 8), 2),
+        ((1, 2, 9, 7), (None, 3)),
+        ((2, 5, 5), 1),
+        ((1, 1, 5, 3), (7, 2)),
+    ],
+)
+def test_adaptive_avg_pool2d_matches_torch_and_passes_gradcheck(shape, output_size, rng):
+    x = normal(rng, shape)
+    check_against_torch(F.adaptive_avg_pool2d, torch.nn.functional.adaptive_avg_pool2d, x, rng, output_size)
+    assert_gradcheck(lambda x: F.adaptive_avg_pool2d(x, output_size), x)
+
+
+def test_pooling_keeps_float32_float32(rng):
+    x = tg.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32), requires_grad=True)
+    for out in (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, 4)):
+        out.sum().backward()
+        assert out.dtype == x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "message"),
+    [
+        (F.max_pool2d, (3, 1, 2), "at most half of the kernel size"),
+        (F.avg_pool2d, (0,), "must be positive"),
+        (F.max_pool2d, (9,), "too small"),
+        (F.adaptive_avg_pool2d, ((2, 0),), "positive ints"),
+    ],
+)
+def test_pooling_rejects_bad_arguments_with_a_message_naming_them(function, args, message, rng):
+    with pytest.raises(ValueError, match=message):
+        function(normal(rng, (1, 2, 6, 6)), *args)
+
+
+@pytest.mark.parametrize("function", [F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d])
+def test_pooling_needs_an_input_with_channel_and_spatial_axes(function, rng):
+    with pytest.raises(ValueError, match=r"expected a \(N, C, H, W\) or \(C, H, W\) input"):
+        function(normal(rng, (6, 6)), 2)
