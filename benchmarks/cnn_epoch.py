@@ -23,11 +23,11 @@ import time
 import tracemalloc
 
 import numpy as np
-from models import CNN
 
 from benchmarks.mlp_epoch import load_training_data, paired_ratio, ratio_range, run_epoch
 from tensorgrad import functional as F
 from tensorgrad import optim
+from tensorgrad.models import CNN
 
 LR = 1e-3
 IMAGE = (1, 28, 28)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from models import CNN
 
 import tensorgrad as tg
+from tensorgrad.models import CNN
 
 
 def torch_cnn():

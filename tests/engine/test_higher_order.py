@@ -146,6 +146,12 @@ CASES = [
     Case("maximum", "broadcast, no ties", lambda x, y: tg.maximum(x, 0.1 * y), (A(2, 3), N(3))),
     Case("minimum", "broadcast, no ties", lambda x, y: tg.minimum(0.1 * y, x), (A(2, 3), N(2, 1))),
     Case("min", "over an axis", lambda x: x.min(axis=1), (D(2, 3),)),
+    # convolution, pooling and batch norm; their third-order cases (below) run the backward of the adjoint
+    # ops their derivatives record (conv2d_input, conv2d_weight, window_scatter/gather, avg_pool2d_adjoint)
+    Case("conv2d", "stride, padding, groups", lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=2), (N(1, 2, 5, 5), N(2, 1, 3, 3))),
+    Case("max_pool2d", "overlapping windows, distinct values", lambda x: F.max_pool2d(x, 3, 2, padding=1), (D(1, 1, 5, 5),)),
+    Case("avg_pool2d", "overlapping, padded", lambda x: F.avg_pool2d(x, 3, 2, padding=1), (N(1, 2, 5, 5),)),
+    Case("batch_normalize", "training statistics", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), (N(4, 3, 2, 2), N(3), N(3))),
 ]  # fmt: skip
 
 
@@ -162,6 +168,10 @@ def test_every_registered_op_has_a_second_order_case():
     covered = {case.op for case in CASES}
     vocabulary = [case.name for case in MODEL_OP_CASES if case.second_order]
     covered |= {op for op in OPS if any(name == op or name.startswith(op + "_") for name in vocabulary)}
+    # ops that only derivatives record: covered by the third-order cases of the op whose backward they are
+    adjoints = {"conv2d_input": "conv2d", "conv2d_weight": "conv2d", "avg_pool2d_adjoint": "avg_pool2d",
+                "window_scatter": "max_pool2d", "window_gather": "max_pool2d"}  # fmt: skip
+    covered |= {adjoint for adjoint, primal in adjoints.items() if primal in covered}
     missing = sorted(set(OPS) - covered)
     assert not missing, f"ops without a gradgradcheck case in CASES: {missing}"
 
