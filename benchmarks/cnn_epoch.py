@@ -23,8 +23,8 @@ import time
 import tracemalloc
 
 import numpy as np
+from mlp_epoch import load_training_data, paired_ratio, ratio_range, run_epoch  # the script beside this one
 
-from benchmarks.mlp_epoch import load_training_data, paired_ratio, ratio_range, run_epoch
 from tensorgrad import functional as F
 from tensorgrad import optim
 from tensorgrad.models import CNN
