@@ -29,7 +29,7 @@ def small_problem(fashion, n_train: int, n_val: int = 1000):
     return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 
 
-def test_loss_and_logits_matches_model_loss():
+def test_training_loss_matches_model_loss():
     config = TrainConfig(hidden=(16, 8))
     x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
     y = np.array([0, 3, 9, 3, 1])
@@ -37,7 +37,7 @@ def test_loss_and_logits_matches_model_loss():
     for use_loop in (True, False):
         model = build_model(config, rng=7)  # same weights and the same dropout masks for both
         if use_loop:
-            loss, logits = loop.loss_and_logits(model, x, y, l2=0.5)
+            loss, logits = loop.training_loss(model, l2=0.5)(x, y)
             assert logits.shape == (5, 10)
         else:
             loss = model.loss(x, y, 0.5)
