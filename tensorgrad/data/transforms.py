@@ -165,10 +165,13 @@ class RandomErasing:
         aspect = np.exp(rng.uniform(*np.log(self.ratio), size=(n, _ERASING_ATTEMPTS)))
         box_h = np.rint(np.sqrt(area * aspect)).astype(np.int64)
         box_w = np.rint(np.sqrt(area / aspect)).astype(np.int64)
-        fits = (box_h < height) & (box_w < width) & (box_h > 0) & (box_w > 0)
+        fits = (box_h < height) & (box_w < width)  # an empty box fits, and erases nothing (torchvision)
         first = fits.argmax(axis=1)
         erase &= fits.any(axis=1)
-        box_h, box_w = box_h[np.arange(n), first], box_w[np.arange(n), first]
+        box_h, box_w = (
+            box_h[np.arange(n), first],
+            box_w[np.arange(n), first],
+        )  # (round half to even, as round())
         top = np.floor(rng.random(n) * (height - box_h + 1)).astype(np.int64)
         left = np.floor(rng.random(n) * (width - box_w + 1)).astype(np.int64)
         rows, cols = np.arange(height), np.arange(width)

@@ -152,15 +152,20 @@ def test_a_short_epoch_on_real_data_reaches_a_sane_accuracy(fashion):
 
 def poison_steps(monkeypatch, steps: set[int]):
     """Make the loss NaN on the given (1-based) training steps, counted over the whole run."""
-    real = loop.loss_and_logits
+    real = loop.training_loss
     calls = {"count": 0}
 
-    def poisoned(model, x, y, l2):
-        calls["count"] += 1
-        loss, logits = real(model, x, y, l2)
-        return (loss * float("nan") if calls["count"] in steps else loss), logits
+    def poisoned_objective(*args, **kwargs):
+        objective = real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "loss_and_logits", poisoned)
+        def poisoned(x, y):
+            calls["count"] += 1
+            loss, logits = objective(x, y)
+            return (loss * float("nan") if calls["count"] in steps else loss), logits
+
+        return poisoned
+
+    monkeypatch.setattr(loop, "training_loss", poisoned_objective)
 
 
 def test_a_nan_loss_stops_the_run_naming_epoch_and_step_and_keeps_the_best_checkpoint(
