@@ -12,6 +12,7 @@ from ..data import DatasetError, DatasetNotFoundError, DownloadError, IDXError
 from ..files import describe_os_error
 from ..optional import MissingDependencyError
 from ..training import CheckpointError, ImageError, RunError
+from ..training.models import ModelUnavailableError
 
 #: the errors a command reports as one line (no traceback): bad files, missing data, a run folder in use
 USER_ERRORS = (
@@ -22,6 +23,7 @@ USER_ERRORS = (
     DownloadError,
     ImageError,
     MissingDependencyError,
+    ModelUnavailableError,
     FileNotFoundError,
 )
 

@@ -16,6 +16,7 @@ import numpy as np
 from ..onnx import DEFAULT_OPSET, ExportError, export
 from ..optional import MissingDependencyError
 from ..training import load_trained_model
+from ..training.models import IMAGE_SHAPE
 from . import argtypes as types
 
 
@@ -54,13 +55,13 @@ def main(argv=None, prog: str = "tensorgrad-export") -> int:
     args = parser.parse_args(argv)
     try:
         model, config, checkpoint_path, epoch = load_trained_model(args.checkpoint)
-        example = np.zeros((1, config.sizes[0]), dtype=np.float32)
+        example = np.zeros((1, *getattr(model, "input_shape", IMAGE_SHAPE)), dtype=np.float32)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         export(model, example, args.output, dynamic_batch=args.dynamic_batch, opset=args.opset)
     except (*types.USER_ERRORS, ExportError, MissingDependencyError) as error:
         return types.report_error(error, parser.prog)
-    sizes = "-".join(map(str, config.sizes))
-    print(f"{args.output}: MLP {sizes} from {checkpoint_path} (epoch {epoch}), ONNX opset {args.opset}")
+    described = "MLP " + "-".join(map(str, config.sizes)) if config.model == "mlp" else config.model.upper()
+    print(f"{args.output}: {described} from {checkpoint_path} (epoch {epoch}), ONNX opset {args.opset}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`tensorgrad-train`: train the Fashion-MNIST MLP and write a run folder (see `tensorgrad.training.run`)."""
+"""`tensorgrad-train`: train a Fashion-MNIST model and write a run folder (see `tensorgrad.training.run`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..training import PRESETS, TrainConfig, resume_run, train_run
-from ..training.config import ACTIVATIONS, DEFAULT_LR, LR_SCHEDULES, MONITORS, NAN_POLICIES, OPTIMIZERS
+from ..training import MODELS, PRESETS, TrainConfig, resume_run, train_run
+from ..training.builders import CROP_PADDING
+from ..training.config import (
+    ACTIVATIONS,
+    AUGMENTATIONS,
+    DEFAULT_LR,
+    LR_SCHEDULES,
+    MONITORS,
+    NAN_POLICIES,
+    OPTIMIZERS,
+)
 from . import argtypes as types
 
 EXAMPLES = """\
@@ -16,6 +25,7 @@ examples:
   tensorgrad-train --preset paper                   # the paper's settings
   tensorgrad-train --preset paper --l2 0 --seed 3   # the paper's settings, except for these
   tensorgrad-train --optimizer momentum --lr 0.05 --out runs/momentum
+  tensorgrad-train --model cnn --channels 16 32 --augment crop,flip --ema 0.999
   tensorgrad-train --resume runs/20250101-120000    # continue an interrupted run exactly
 
 The run folder (new or empty) gets config.json, metrics.jsonl, results.json, best.npz, last.npz, curves.png,
@@ -25,6 +35,13 @@ confusion.png and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 b
 
 #: flags that may accompany --resume: where the data lives is not part of the run
 RESUME_FLAGS = {"data_dir", "download"}
+#: the flags of each model's options, by model (each is refused with another --model)
+MODEL_FLAGS = {
+    "mlp": ("hidden", "activation", "keep_prob"),
+    "cnn": ("cnn_channels", "cnn_hidden", "cnn_dropout"),
+}
+#: `--augment` presets: a name standing for a list
+AUGMENT_PRESETS = {"none": (), "all": AUGMENTATIONS}
 
 
 def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
@@ -32,7 +49,8 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
     # SUPPRESS: the namespace then holds only the flags given, which is what lets them override a preset.
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Train the Fashion-MNIST MLP with tensorgrad and write a run folder.",
+        description="Train a Fashion-MNIST model (the paper's MLP, or a small convnet) with tensorgrad and "
+        "write a run folder.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
@@ -49,6 +67,12 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
 
     model = parser.add_argument_group("model")
     model.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        help="; ".join(f"{name}: {entry.summary}" for name, entry in MODELS.items())
+        + f" (default: {defaults.model})",
+    )
+    model.add_argument(
         "--hidden",
         type=types.positive_int,
         nargs="+",
@@ -61,6 +85,28 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         type=types.keep_probability,
         help=f"dropout keep probability after each hidden layer, in (0, 1]; 1 = no dropout "
         f"(default: {defaults.keep_prob})",
+    )
+    cnn = parser.add_argument_group("model cnn")
+    cnn.add_argument(
+        "--channels",
+        dest="cnn_channels",
+        type=types.positive_int,
+        nargs="+",
+        metavar="C",
+        help="output channels of the one or two conv blocks "
+        f"(default: {' '.join(map(str, defaults.cnn.channels))})",
+    )
+    cnn.add_argument(
+        "--cnn-hidden",
+        type=types.positive_int,
+        metavar="WIDTH",
+        help=f"width of the dense layer after the conv blocks (default: {defaults.cnn.hidden})",
+    )
+    cnn.add_argument(
+        "--cnn-dropout",
+        type=types.unit_interval_open_right,
+        metavar="P",
+        help=f"drop probability before the output layer, in [0, 1) (default: {defaults.cnn.dropout})",
     )
 
     training = parser.add_argument_group("optimization")
@@ -102,6 +148,30 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         type=types.positive_float,
         metavar="MAX_NORM",
         help="clip the joint gradient norm to this (default: no clipping)",
+    )
+    training.add_argument(
+        "--augment",
+        type=augment_list,
+        metavar="LIST",
+        help="augment the training batches: a comma-separated list of crop (shift by up to "
+        f"{CROP_PADDING} pixels: pad, then crop 28x28 at random), flip (mirror left-right, p 0.5), erase "
+        "(random erasing, p 0.5); or none, or all "
+        f"(default: {','.join(defaults.augment) or 'none'})",
+    )
+    training.add_argument(
+        "--label-smoothing",
+        type=types.unit_interval_open_right,
+        metavar="EPS",
+        help=f"cross-entropy's label smoothing, in [0, 1) (default: {defaults.label_smoothing:g})",
+    )
+    training.add_argument(
+        "--ema",
+        dest="ema_decay",
+        type=types.unit_interval_open_right,
+        metavar="DECAY",
+        help="evaluate, keep and test an exponential moving average of the weights, updated after each step "
+        "with this decay (e.g. 0.999); 0 = off "
+        f"(default: {'off' if defaults.ema_decay is None else defaults.ema_decay})",
     )
     training.add_argument(
         "--on-nan",
@@ -162,16 +232,49 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
     return parser
 
 
+def augment_list(text: str) -> tuple[str, ...]:
+    """`--augment`: names from `AUGMENTATIONS`, comma-separated, or a preset of `AUGMENT_PRESETS`."""
+    if text.strip() in AUGMENT_PRESETS:
+        return AUGMENT_PRESETS[text.strip()]
+    names = tuple(name.strip() for name in text.split(","))
+    unknown = [name for name in names if name not in AUGMENTATIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown augmentation {unknown[0]!r}: choose from {', '.join(AUGMENTATIONS)} "
+            f"(comma-separated), or {' or '.join(AUGMENT_PRESETS)}"
+        )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"names an augmentation twice: {text}")
+    return names
+
+
 def config_from_flags(flags: dict) -> TrainConfig:
-    """The `TrainConfig` of the given flags over their preset over the defaults (raises ValueError)."""
+    """The `TrainConfig` of the given flags over their preset over the defaults (raises ValueError).
+
+    A flag of one model's options with another `--model` is a ValueError naming both.
+    """
     flags = dict(flags)
     settings = dict(PRESETS[flags.pop("preset")]) if "preset" in flags else {}
     if "optimizer" in flags and "lr" not in flags:
         settings.pop("lr", None)  # a preset's lr belongs to its optimizer; another one gets its own default
+    model = flags.get("model", settings.get("model", TrainConfig.model))
+    for owner, names in MODEL_FLAGS.items():
+        given = [name for name in names if name in flags]
+        if given and owner != model:
+            raise ValueError(f"{_flag(given[0])} is an option of --model {owner}, not of --model {model}")
+    cnn = {name[len("cnn_") :]: flags.pop(name) for name in MODEL_FLAGS["cnn"] if name in flags}
     settings.update(flags)
+    if cnn:
+        settings["cnn"] = {**TrainConfig().cnn.to_dict(), **settings.get("cnn", {}), **cnn}
     if settings.get("patience") == 0:
         settings["patience"] = None
+    if settings.get("ema_decay") == 0:
+        settings["ema_decay"] = None
     return TrainConfig(**settings)
+
+
+def _flag(name: str) -> str:
+    return "--" + {"cnn_channels": "channels"}.get(name, name).replace("_", "-")
 
 
 def main(argv=None, prog: str = "tensorgrad-train") -> int:
@@ -183,7 +286,7 @@ def main(argv=None, prog: str = "tensorgrad-train") -> int:
     if resume is not None:
         extra = sorted(set(flags) - RESUME_FLAGS) + (["out"] if out is not None else [])
         if extra:
-            given = ", ".join("--" + name.replace("_", "-") for name in extra)
+            given = ", ".join(_flag(name) for name in extra)
             parser.error(f"--resume continues a run with the settings saved in it; it cannot take {given}")
 
         def work() -> int:

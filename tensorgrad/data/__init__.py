@@ -1,5 +1,6 @@
 """Data: the IDX reader, Fashion-MNIST (find, download, verify, load), and mini-batch loading."""
 
+from . import transforms
 from .download import DownloadError, download_file
 from .fashion_mnist import (
     FASHION_MNIST_CLASSES,
@@ -27,4 +28,5 @@ __all__ = [
     "read_idx",
     "to_float32",
     "train_val_split",
+    "transforms",
 ]

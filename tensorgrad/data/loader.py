@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from math import prod
 
 import numpy as np
@@ -13,15 +13,16 @@ from ..random import as_generator
 __all__ = ["DataLoader", "to_float32", "train_val_split"]
 
 
-def to_float32(images: np.ndarray) -> np.ndarray:
-    """Flatten uint8 images (N, H, W) or (N, D) to a float32 array (N, H*W) with values in [0, 1]."""
+def to_float32(images: np.ndarray, flatten: bool = True) -> np.ndarray:
+    """uint8 images (N, H, W) or (N, D) as float32 with values in [0, 1]: flattened to (N, H*W), or with
+    `flatten=False` in their own shape (for models that take images)."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"expected uint8 images, got {images.dtype}")
     if images.ndim < 2:
         raise ValueError(f"expected images of shape (N, H, W) or (N, D), got shape {images.shape}")
-    flat = images.reshape(images.shape[0], prod(images.shape[1:]))
-    out = flat.astype(np.float32)  # straight from uint8: no float64 intermediate
+    shaped = images.reshape(images.shape[0], prod(images.shape[1:])) if flatten else images
+    out = shaped.astype(np.float32)  # straight from uint8: no float64 intermediate
     # Dividing (rather than multiplying by 1/255) maps 255 to exactly 1.0.
     np.divide(out, np.float32(255), out=out)
     return out
@@ -71,7 +72,9 @@ class DataLoader:
     With `shuffle`, each epoch (each `iter()`) uses a new permutation drawn from `rng` (an int seed, a
     `numpy.random.Generator`, or None). `rng` is exposed as `.rng`: saving `loader.rng.bit_generator.state`
     between epochs and restoring it later reproduces the following epochs' order exactly. The last partial
-    batch is yielded unless `drop_last`. Batches keep the dtype of `x` and `y`.
+    batch is yielded unless `drop_last`. Batches keep the dtype of `x` and `y`. `transform`, if given, maps
+    each x batch to the one yielded (data augmentation, see `tensorgrad.data.transforms`; it keeps its own
+    generator, which a checkpoint saves beside `rng`).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class DataLoader:
         shuffle: bool = True,
         rng: int | np.random.Generator | None = None,
         drop_last: bool = False,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.x = np.asarray(x)
         self.y = np.asarray(y)
@@ -92,6 +96,7 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.rng = as_generator(rng)
+        self.transform = transform
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
@@ -109,10 +114,11 @@ class DataLoader:
         for start in range(0, min(stop, self.num_examples), self.batch_size):
             end = start + self.batch_size
             if order is None:
-                yield self.x[start:end], self.y[start:end]
+                x, y = self.x[start:end], self.y[start:end]
             else:
                 index = order[start:end]
-                yield self.x[index], self.y[index]
+                x, y = self.x[index], self.y[index]
+            yield (x if self.transform is None else self.transform(x)), y
 
     def __repr__(self) -> str:
         return (

@@ -21,6 +21,8 @@ class MLP(nn.Sequential):
 
     >>> model = MLP()                      # 784-196-64-10, ReLU, keep 0.9
     >>> loss = model.loss(x_batch, y_batch, l2=1e-4)
+
+    `input_shape` is (sizes[0],): the training loop hands it flat rows, whatever the shape of the images.
     """
 
     def __init__(self, sizes=(784, 196, 64, 10), activation: str = "relu", keep_prob: float = 0.9, rng=None,
@@ -39,6 +41,7 @@ class MLP(nn.Sequential):
         layers.append(nn.Linear(sizes[-2], sizes[-1], rng=rng, dtype=dtype))
         super().__init__(*layers)
         self.sizes = tuple(sizes)
+        self.input_shape = (self.sizes[0],)
         self.activation = activation
         self.keep_prob = keep_prob
         self.rng = rng

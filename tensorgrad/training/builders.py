@@ -1,44 +1,82 @@
-"""Build a run's model, optimizer, learning-rate schedule, random generators and data from its `TrainConfig`."""
+"""Build a run's model, optimizer, learning-rate schedule, augmentation, random generators and data from its
+`TrainConfig`."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import functional as F
 from .. import optim
-from ..models.mlp import MLP
+from ..data import transforms
 from ..optim import lr_scheduler
 from .config import TrainConfig
+from .models import IMAGE_SHAPE, model_entry
 
-#: the independent random streams of a run, all derived from its seed
-STREAMS = ("split", "loader", "model")
+#: the independent random streams of a run, all derived from its seed (a stream added at the end leaves
+#: the others as they were: SeedSequence's children are numbered)
+STREAMS = ("split", "loader", "model", "augment")
+#: how far `augment=("crop",)` shifts an image: padded by this many pixels, then cut back to 28x28
+CROP_PADDING = 2
 
 
 def seed_generators(seed: int) -> dict[str, np.random.Generator]:
     """One generator per stream of `STREAMS`, spawned from `seed` so that they never overlap.
 
     "split" draws the validation split, "loader" the order of the batches, "model" the initial weights and
-    then the dropout masks.
+    then the dropout masks, "augment" the augmentation of the training batches.
     """
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
 def build_model(config: TrainConfig, rng: np.random.Generator | int | None = None):
-    """The MLP of `config` (sizes, activation, keep_prob), initialized from `rng`."""
-    return MLP(config.sizes, activation=config.activation, keep_prob=config.keep_prob, rng=rng)
+    """The model `config.model` names (see `tensorgrad.training.models`), with its options from `config`,
+    initialized from `rng`."""
+    return model_entry(config.model).build(config, rng)
+
+
+def expected_state(config: TrainConfig) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{state dict key: (shape, kind)} of `build_model(config)`, kind "f" (float) or "i" (integer), worked
+    out from the config without building the model (no memory needed)."""
+    return model_entry(config.model).state(config)
 
 
 def expected_state_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]]:
     """The state dict shapes of `build_model(config)`, computed without building it (no memory needed).
 
-    The MLP puts each hidden layer's Linear, activation and Dropout at indices 3i, 3i+1, 3i+2 and the output
-    Linear after them, as the equivalent `torch.nn.Sequential` does: {"0.weight": (196, 784), "0.bias": ...}.
+    For the MLP: {"0.weight": (196, 784), "0.bias": (196,), "3.weight": ...}, its Linear layers at the
+    indices of the equivalent `torch.nn.Sequential`.
     """
-    shapes = {}
-    for index, (fan_in, fan_out) in enumerate(zip(config.sizes[:-1], config.sizes[1:])):
-        shapes[f"{3 * index}.weight"] = (fan_out, fan_in)
-        shapes[f"{3 * index}.bias"] = (fan_out,)
-    return shapes
+    return {name: shape for name, (shape, _) in expected_state(config).items()}
+
+
+def build_loss(config: TrainConfig):
+    """The loss of `config` for `fit`: None (the model's own loss, cross-entropy for the MLP and the CNN)
+    without label smoothing; with it, `F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)`."""
+    if not config.label_smoothing:
+        return None
+    smoothing = config.label_smoothing
+
+    def smoothed_cross_entropy(logits, y):
+        return F.cross_entropy(logits, y, label_smoothing=smoothing)
+
+    return smoothed_cross_entropy
+
+
+def build_augmentation(config: TrainConfig) -> transforms.Compose | None:
+    """The augmentation `config.augment` names, on (N, 1, 28, 28) batches; None for none.
+
+    "crop": `RandomCrop(28, padding=CROP_PADDING)`; "flip": `RandomHorizontalFlip(0.5)`; "erase":
+    `RandomErasing(0.5)` with torchvision's default box sizes, erased to 0 (the black background). They are
+    applied in that order, whatever the order of the names.
+    """
+    chosen = {
+        "crop": transforms.RandomCrop(IMAGE_SHAPE[1:], padding=CROP_PADDING),
+        "flip": transforms.RandomHorizontalFlip(0.5),
+        "erase": transforms.RandomErasing(0.5),
+    }
+    steps = [transform for name, transform in chosen.items() if name in config.augment]
+    return transforms.Compose(steps) if steps else None
 
 
 def load_dataset(data_dir: str | None = None, download: bool = True, progress: bool = True):

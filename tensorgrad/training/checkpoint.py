@@ -3,17 +3,19 @@
 An archive holds only plain arrays (`np.load(..., allow_pickle=False)` reads it):
 
 - ``format`` ("tensorgrad-checkpoint") and ``format_version``: what tells a checkpoint from any other `.npz`;
-- ``model/<name>``: the model's state dict (PyTorch's key names, e.g. ``model/0.weight``);
+- ``model/<name>``: the model's state dict, buffers included (PyTorch's key names, e.g. ``model/0.weight``);
 - ``optimizer/<name>``: the optimizer's state dict in PyTorch's layout, flattened by `optim.state_to_arrays`
   (``optimizer/state/0/exp_avg``, ``optimizer/param_groups/0/lr``, ...);
+- ``ema/<name>``: the exponential moving average of the weights, when the run keeps one (in ``last.npz``;
+  in ``best.npz`` the averaged weights are the ``model/`` entries, the model that was evaluated);
 - ``best_model/<name>``: the best weights so far (in ``last.npz``, so that resuming needs no other file);
 - ``epoch``: how many epochs are complete; ``best_metric``: the early-stopping metric's best value (NaN: none);
 - ``config``, ``progress`` and ``rng/<name>``: JSON text in 0-d unicode arrays: the run's settings; the
   early-stopping counters and the metrics history; each random generator's ``bit_generator.state``.
 
 Loading trusts nothing in the file. Entries other than these are never read. Each entry's `.npy` header is
-read first and checked against the archive (its size), the config (the model's shapes: a config asking for
-a 3,000,000-wide layer is refused before anything is built) and a budget (`MAX_ARRAY_BYTES` in all,
+read first and checked against the archive (its size), the config (the model's shapes and dtypes, from the
+model registry: a config asking for a 3,000,000-wide layer is refused before anything is built) and a budget (`MAX_ARRAY_BYTES` in all,
 `MAX_TEXT_BYTES` for each JSON entry), and only then is its data read, in chunks. Weights and optimizer
 state must be finite.
 """
@@ -35,8 +37,9 @@ import numpy as np
 
 from ..files import atomic_writer
 from ..optim import state_from_arrays
-from .builders import expected_state_shapes
+from .builders import expected_state
 from .config import TrainConfig
+from .models import model_entry
 
 FORMAT = "tensorgrad-checkpoint"
 FORMAT_VERSION = 1
@@ -47,7 +50,9 @@ MAX_TEXT_BYTES = 16 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 _REQUIRED = ("format_version", "config", "epoch", "best_metric", "progress")
 _SINGLE_ENTRIES = ("format", *_REQUIRED)
-_SECTIONS = ("model", "optimizer", "best_model", "rng")
+_SECTIONS = ("model", "optimizer", "ema", "best_model", "rng")
+#: the sections that hold a state dict of the model (checked against the shapes its config implies)
+_MODEL_SECTIONS = ("model", "ema", "best_model")
 #: dtype kinds a checkpoint holds: bool, integers, floats, and unicode (the JSON entries)
 _KINDS = "biufU"
 _CHUNK_SIZE = 1 << 20
@@ -74,6 +79,7 @@ class Checkpoint:
     best_metric: float | None = None
     progress: dict = field(default_factory=dict)
     best_model_state: dict | None = None
+    ema_state: dict | None = None
 
 
 def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> None:
@@ -91,6 +97,7 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Non
     sections = {
         "model": checkpoint.model_state,
         "optimizer": checkpoint.optimizer_state,
+        "ema": checkpoint.ema_state or {},
         "best_model": checkpoint.best_model_state or {},
     }
     for section, state in sections.items():
@@ -150,11 +157,11 @@ def _load(path: Path, entries: _Entries) -> Checkpoint:
     except (TypeError, ValueError, OverflowError) as error:
         raise CheckpointError(path, f"its config is not valid: {error}") from None
     # Shapes are checked on the headers alone, before any weight is read or any model built.
-    expected = expected_state_shapes(train_config)
-    for section in ("model", "best_model"):
+    expected = expected_state(train_config)
+    for section in _MODEL_SECTIONS:
         if section == "model" or entries.section(section):
             _check_shapes(path, entries, section, expected, train_config)
-    parameters = sum(prod(shape) for shape in expected.values())
+    parameters = sum(prod(shape) for shape, _ in expected.values())
     for name in entries.section("optimizer"):
         shape = entries.headers[f"optimizer/{name}"][0]
         if prod(shape) > parameters:
@@ -172,6 +179,7 @@ def _load(path: Path, entries: _Entries) -> Checkpoint:
         best_metric=None if math.isnan(best_metric) else best_metric,
         progress=_json(path, entries, "progress", dict),
         best_model_state=_finite_section(path, entries, "best_model") or None,
+        ema_state=_finite_section(path, entries, "ema") or None,
     )
     if checkpoint.epoch < 0:
         raise CheckpointError(path, f"entry 'epoch' is {checkpoint.epoch}, not a count of epochs")
@@ -182,22 +190,23 @@ def _check_shapes(path: Path, entries: _Entries, section: str, expected: dict, c
     stored = {name: entries.headers[f"{section}/{name}"] for name in entries.section(section)}
     missing = [name for name in expected if name not in stored]
     unexpected = [name for name in stored if name not in expected]
+    described = model_entry(config.model).describe(config)
     if missing or unexpected:
         raise CheckpointError(
             path,
-            f"the {section} weights do not fit its config (hidden {list(config.hidden)}): "
+            f"the {section} weights do not fit its config ({described}): "
             f"missing {missing}, unexpected {unexpected}",
         )
-    for name, shape in expected.items():
+    for name, (shape, kind) in expected.items():
         stored_shape, dtype = stored[name]
         if stored_shape != shape:
             raise CheckpointError(
-                path,
-                f"{section}/{name} has shape {stored_shape}, but its config "
-                f"(hidden {list(config.hidden)}) needs {shape}",
+                path, f"{section}/{name} has shape {stored_shape}, but its config ({described}) needs {shape}"
             )
-        if dtype.kind != "f":
+        if kind == "f" and dtype.kind != "f":
             raise CheckpointError(path, f"{section}/{name} holds {dtype}, not floating-point weights")
+        if kind == "i" and dtype.kind not in "iu":
+            raise CheckpointError(path, f"{section}/{name} holds {dtype}, not an integer count")
 
 
 def _finite_section(path: Path, entries: _Entries, section: str) -> dict:
@@ -216,22 +225,26 @@ def _finite_section(path: Path, entries: _Entries, section: str) -> dict:
 
 
 def load_model_state(model, state: dict, path) -> None:
-    """Copy `state` into `model`; a missing/unexpected key or a shape mismatch is a `CheckpointError`."""
-    params = dict(model.named_parameters())
-    missing = [name for name in params if name not in state]
-    unexpected = [name for name in state if name not in params]
+    """Copy `state` (parameters and buffers) into `model`; a missing/unexpected key, a shape mismatch or a
+    float where the model holds integers (or the other way round) is a `CheckpointError`."""
+    own = model.state_dict()
+    missing = [name for name in own if name not in state]
+    unexpected = [name for name in state if name not in own]
     if missing or unexpected:
         raise CheckpointError(
             path, f"the weights do not fit the model: missing {missing}, unexpected {unexpected}"
         )
-    for name, param in params.items():
+    for name, current in own.items():
         value = state[name]
-        if value.shape != param.shape:
+        if value.shape != current.shape:
             raise CheckpointError(
-                path, f"shape mismatch for {name}: {value.shape} in the file, the model expects {param.shape}"
+                path,
+                f"shape mismatch for {name}: {value.shape} in the file, the model expects {current.shape}",
             )
-        if value.dtype.kind != "f":
+        if current.dtype.kind == "f" and value.dtype.kind != "f":
             raise CheckpointError(path, f"{name} holds {value.dtype}, not floating-point weights")
+        if current.dtype.kind in "iu" and value.dtype.kind not in "iu":
+            raise CheckpointError(path, f"{name} holds {value.dtype}, not an integer count")
     model.load_state_dict(state)
 
 

@@ -14,6 +14,8 @@ ACTIVATIONS = ("relu", "tanh")
 LR_SCHEDULES = ("constant", "cosine", "onecycle", "step")
 MONITORS = ("val_loss", "val_accuracy")
 NAN_POLICIES = ("stop", "skip")
+#: the augmentations `augment` may name (see `builders.build_augmentation`), in the order they are applied
+AUGMENTATIONS = ("crop", "flip", "erase")
 
 #: the learning rate each optimizer gets when none is given: Adam's usual 1e-3; plain and momentum SGD need
 #: a larger step (the paper's momentum averages gradients, so its step has the scale of SGD's).
@@ -44,6 +46,30 @@ PRESETS: dict[str, dict] = {
 
 
 @dataclass(frozen=True)
+class CNNOptions:
+    """The options of the convolutional model (`model="cnn"`), its section "cnn" of the config.
+
+    `channels`: the output channels of the conv blocks (each conv 3x3 - batch norm - ReLU - max pool 2), one
+    or two of them (each block halves the 28x28 image); `hidden`: the width of the dense layer after them;
+    `dropout`: the drop probability before the output layer.
+    """
+
+    channels: tuple[int, ...] = (32, 64)
+    hidden: int = 128
+    dropout: float = 0.3
+
+    def __post_init__(self):
+        try:
+            channels = tuple(int(width) for width in self.channels)
+        except (TypeError, ValueError):
+            raise ValueError(f"cnn channels must be a list of widths, got {self.channels!r}") from None
+        object.__setattr__(self, "channels", channels)
+
+    def to_dict(self) -> dict:
+        return {"channels": list(self.channels), "hidden": self.hidden, "dropout": self.dropout}
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The settings of one run; `config.json` and every checkpoint store them, so a run can be rebuilt.
 
@@ -51,14 +77,22 @@ class TrainConfig:
     epoch's weights are still restored at the end). `l2` is the paper's lambda: the loss adds
     `l2 / (2 * batch_size) * sum ||W||^2` over the weight matrices. `lr_schedule` sets the rate of each
     epoch (see `builders.build_scheduler`), after `warmup_epochs` of linear warm-up. The seed derives every
-    random stream (validation split, batch order, initialization and dropout), so a seed reproduces a run
-    exactly.
+    random stream (validation split, batch order, initialization, dropout and augmentation), so a seed
+    reproduces a run exactly.
+
+    `model` names the model in the registry (`tensorgrad.training.models`): "mlp", whose options are
+    `hidden`, `activation` and `keep_prob`, or "cnn", whose options are the section `cnn` (`CNNOptions`).
+    `augment` names the augmentations of the training batches (`AUGMENTATIONS`), `label_smoothing` is
+    cross-entropy's, and `ema_decay` (None: off) keeps an exponential moving average of the weights, which
+    is what is evaluated, kept as the best weights and tested.
     """
 
-    # the model
+    # the model, and the MLP's options
+    model: str = "mlp"
     hidden: tuple[int, ...] = (196, 64)
     activation: str = "relu"
     keep_prob: float = 0.9
+    cnn: CNNOptions = field(default_factory=CNNOptions)
     # optimization
     optimizer: str = "adam"
     lr: float | None = None
@@ -70,6 +104,10 @@ class TrainConfig:
     l2: float = 0.03
     clip_grad_norm: float | None = None
     on_nan: str = "stop"
+    # regularization by the data and the loss, and the averaged weights
+    augment: tuple[str, ...] = ()
+    label_smoothing: float = 0.0
+    ema_decay: float | None = None
     # early stopping on a validation split held out from the training set
     patience: int | None = 10
     monitor: str = "val_loss"
@@ -82,6 +120,15 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(width) for width in self.hidden))
+        object.__setattr__(self, "augment", tuple(self.augment))
+        if isinstance(self.cnn, dict):
+            known = {f.name for f in dataclasses.fields(CNNOptions)}
+            unknown = sorted(set(self.cnn) - known)
+            if unknown:
+                raise ValueError(f"TrainConfig: unknown cnn settings {unknown}")
+            object.__setattr__(self, "cnn", CNNOptions(**self.cnn))
+        elif not isinstance(self.cnn, CNNOptions):
+            raise ValueError(f"TrainConfig: cnn must be a section of settings, not {type(self.cnn).__name__}")
         if self.lr is None and self.optimizer in DEFAULT_LR:
             object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
         problems = _problems(self)
@@ -97,6 +144,8 @@ class TrainConfig:
         """Plain JSON-ready values (the hidden widths as a list)."""
         values = dataclasses.asdict(self)
         values["hidden"] = list(self.hidden)
+        values["cnn"] = self.cnn.to_dict()
+        values["augment"] = list(self.augment)
         return values
 
     @classmethod
@@ -126,6 +175,16 @@ def _problems(config: TrainConfig) -> list[str]:
         f"activation must be one of {ACTIVATIONS}, not {config.activation!r}",
     )
     check(0.0 < config.keep_prob <= 1.0, f"keep_prob must be in (0, 1], got {config.keep_prob}")
+    from .models import MODELS  # the registry imports this module for its type
+
+    check(config.model in MODELS, f"model must be one of {tuple(MODELS)}, not {config.model!r}")
+    cnn = config.cnn
+    check(
+        1 <= len(cnn.channels) <= 2 and all(width >= 1 for width in cnn.channels),
+        f"cnn channels must be one or two widths >= 1 (each block halves the 28x28 image), got {cnn.channels}",
+    )
+    check(cnn.hidden >= 1, f"cnn hidden must be >= 1, got {cnn.hidden}")
+    check(0.0 <= cnn.dropout < 1.0, f"cnn dropout must be in [0, 1), got {cnn.dropout}")
     check(config.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, not {config.optimizer!r}")
     check(
         config.lr is not None and math.isfinite(config.lr) and config.lr > 0,
@@ -152,6 +211,19 @@ def _problems(config: TrainConfig) -> list[str]:
         f"clip_grad_norm must be > 0 (or None for no clipping), got {config.clip_grad_norm}",
     )
     check(config.on_nan in NAN_POLICIES, f"on_nan must be one of {NAN_POLICIES}, not {config.on_nan!r}")
+    unknown = [name for name in config.augment if name not in AUGMENTATIONS]
+    check(
+        not unknown and len(set(config.augment)) == len(config.augment),
+        f"augment must name each of {AUGMENTATIONS} at most once, got {list(config.augment)}",
+    )
+    check(
+        isinstance(config.label_smoothing, (int, float)) and 0.0 <= config.label_smoothing < 1.0,
+        f"label_smoothing must be in [0, 1), got {config.label_smoothing}",
+    )
+    check(
+        config.ema_decay is None or 0.0 < config.ema_decay < 1.0,
+        f"ema_decay must be in (0, 1) (or None for no averaging), got {config.ema_decay}",
+    )
     check(
         config.patience is None or config.patience >= 1,
         f"patience must be >= 1 (or None for no early stopping), got {config.patience}",

@@ -16,8 +16,9 @@ from ..optional import require
 from .builders import build_model, describe_source, load_dataset
 from .checkpoint import CheckpointError, load_checkpoint, load_model_state
 from .config import NUM_CLASSES, TrainConfig
-from .loop import evaluate, inference
+from .loop import evaluate, inference, model_input
 from .metrics import confusion_matrix, per_class_accuracy
+from .models import IMAGE_SHAPE
 
 IMAGE_SIZE = (28, 28)
 #: the largest image `read_image` decodes (a 24-megapixel photo is fine; a decompression bomb is not)
@@ -45,7 +46,8 @@ def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
 def load_trained_model(path: str | os.PathLike[str]):
     """The model stored in a checkpoint (or a run folder's `best.npz`), in eval mode.
 
-    Returns `(model, config, checkpoint_path, epoch)`; the architecture comes from the checkpoint's config.
+    Returns `(model, config, checkpoint_path, epoch)`; the architecture comes from the checkpoint's config
+    (any model of the registry; a run with an average of its weights stores the average in `best.npz`).
     """
     path = resolve_checkpoint(path)
     checkpoint = load_checkpoint(path)
@@ -71,7 +73,8 @@ def evaluate_checkpoint(
     model, _, checkpoint_path, epoch = load_trained_model(path)
     if dataset is None:
         dataset = load_dataset(data_dir, download=download)
-    result = evaluate(model, to_float32(dataset.test_images), dataset.test_labels)
+    images = to_float32(dataset.test_images, flatten=False).reshape(-1, *IMAGE_SHAPE)
+    result = evaluate(model, images, dataset.test_labels)
     confusion = confusion_matrix(result.predictions, dataset.test_labels, NUM_CLASSES)
     return {
         "checkpoint": str(checkpoint_path),
@@ -225,8 +228,10 @@ class Prediction:
 
 def predict(model, images: np.ndarray) -> list[Prediction]:
     """Classify uint8 images (N, 28, 28) with `model` (in eval mode, without a graph)."""
+    images = to_float32(np.asarray(images), flatten=False)
+    images = images.reshape(len(images), *IMAGE_SHAPE)
     with inference(model):
-        probabilities = F.softmax(model(to_float32(np.asarray(images)))).data
+        probabilities = F.softmax(model(model_input(model, images))).data
     predictions = []
     for row in probabilities:
         index = int(row.argmax())

@@ -1,7 +1,9 @@
 """The training loop: epochs of mini-batch steps, evaluation, early stopping, and non-finite loss detection.
 
-`fit` trains a model in place and keeps everything a resumed run needs in a `TrainState`; what happens
-between epochs (checkpoints, log files) is left to its `on_epoch_end` callback.
+`fit` trains any `nn.Module` in place with any loss and keeps everything a resumed run needs in a
+`TrainState`; what happens between epochs (checkpoints, log files) is left to its `on_epoch_end` callback.
+A model that says which shape it takes (an `input_shape` attribute, e.g. (784,) for the MLP or
+(1, 28, 28) for a convnet) gets its batches reshaped to it; any other model gets them as they come.
 """
 
 from __future__ import annotations
@@ -64,8 +66,18 @@ def inference(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+def model_input(model, x: np.ndarray) -> np.ndarray:
+    """The batch `x` in the shape `model` takes: (N, *model.input_shape) if the model has that attribute
+    (a view for contiguous data), else `x` as it is."""
+    shape = getattr(model, "input_shape", None)
+    if shape is None or tuple(x.shape[1:]) == tuple(shape):
+        return x
+    return x.reshape((x.shape[0], *shape))
+
+
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
-    """Evaluate `model` on (x, y) in eval mode (no dropout) and without recording a graph.
+    """Evaluate `model` on (x, y) in eval mode (no dropout, batch norm's running statistics) and without
+    recording a graph; the loss is the plain mean cross-entropy (no label smoothing, no L2 term).
 
     The model's training mode is restored afterwards.
     """
@@ -74,17 +86,45 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = E
     with inference(model), _quiet_floating_point():
         for start in range(0, len(y), batch_size):
             stop = start + batch_size
-            logits = model(x[start:stop])
+            logits = model(model_input(model, x[start:stop]))
             loss = F.cross_entropy(logits, y[start:stop], reduction="sum")
             total_loss += float(loss.data)
             predictions[start:stop] = logits.data.argmax(axis=1)
     return Evaluation(total_loss / len(y), accuracy(predictions, y), predictions)
 
 
-def loss_and_logits(model, x: np.ndarray, y: np.ndarray, l2: float) -> tuple[Tensor, Tensor]:
-    """The training loss `model.loss(x, y, l2)`, and the logits it was computed from (for the accuracy)."""
-    logits = model(x)
-    return model.loss_from_logits(logits, y, l2), logits
+LossFunction = Callable[[Tensor, np.ndarray], Tensor]
+
+
+def default_loss(model) -> LossFunction:
+    """The loss `fit` uses when it is given none: the model's own (`model.loss_from_logits(logits, y)`) if it
+    has one, else mean softmax cross-entropy."""
+    return getattr(model, "loss_from_logits", None) or F.cross_entropy
+
+
+def l2_weights(model) -> list:
+    """What the L2 term penalizes: `model.weights()` if the model says, else every parameter of two or more
+    dimensions (weight matrices and convolution kernels; not biases, nor batch norm's scales)."""
+    weights = getattr(model, "weights", None)
+    if callable(weights):
+        return list(weights())
+    return [param for param in model.parameters() if param.ndim >= 2]
+
+
+def training_loss(model, loss_fn: LossFunction | None = None, l2: float = 0.0) -> Callable:
+    """`loss(x, y) -> (loss, logits)`: `loss_fn(model(x), y)` (default: `default_loss(model)`) plus the
+    paper's L2 term `l2 / (2 m) * sum ||W||^2` over `l2_weights(model)`, m the batch size."""
+    criterion = default_loss(model) if loss_fn is None else loss_fn
+    weights = l2_weights(model) if l2 else []
+
+    def loss(x: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
+        logits = model(model_input(model, x))
+        value = criterion(logits, y)
+        if l2:
+            value = value + F.l2_penalty(weights, l2 / len(y))
+        return value, logits
+
+    return loss
 
 
 class EarlyStopping:
@@ -200,19 +240,29 @@ def fit(
     on_step: StepCallback | None = None,
     log: Callable[[str], None] | None = print,
     progress: bool | None = None,
+    loss_fn: LossFunction | None = None,
+    ema=None,
 ) -> TrainState:
     """Train `model` for the epochs `state` has not run yet; return the state, best weights loaded.
 
-    Each epoch: one pass over `loader` (dropout on), evaluation on the validation set, early stopping, and
-    then a step of the learning-rate schedule (`build_scheduler`). `on_epoch_end(state, improved)` runs
-    after each epoch (`improved`: it is the best so far), `on_step(epoch, step)` after each optimizer step. `log` gets one line per epoch (None: silent); `progress`
+    Each epoch: one pass over `loader` in train mode (dropout on, batch norm on batch
+    statistics), evaluation on the validation set in eval mode, early stopping, then a step of the
+    learning-rate schedule (`build_scheduler`). Each step minimizes
+    `loss_fn(logits, y)` (default: `default_loss(model)`) plus the L2 term of `config.l2` (see
+    `training_loss`). With `ema` (a `ModelEMA` of `model`), the average is updated after every step, and it
+    is the average that is evaluated, kept as the best weights and loaded at the end (into `ema.module`).
+    `on_epoch_end(state, improved)` runs after each epoch (`improved`: it is the best so far),
+    `on_step(epoch, step)` after each optimizer step. `log` gets one line per epoch (None: silent); `progress`
     shows a progress bar on stderr (None: only on a terminal).
 
     A NaN/inf loss or gradient raises `NonFiniteLossError` before it reaches the weights, unless
     `config.on_nan == "skip"`, which skips that step's update and counts it in `state.skipped_steps`.
-    On normal completion (all epochs, or early stopping) the best epoch's weights are loaded into `model`.
+    On normal completion (all epochs, or early stopping) the best epoch's weights are loaded into `model`
+    (or `ema.module`).
     """
     state = state if state is not None else TrainState(EarlyStopping(config.monitor, config.patience))
+    evaluated = model if ema is None else ema.module
+    objective = training_loss(model, loss_fn, config.l2)
     params = list(model.parameters())
     show_skipped = config.on_nan == "skip"
     if log is not None and not state.finished and state.epoch < config.epochs:
@@ -224,9 +274,10 @@ def fit(
         epoch = state.epoch + 1
         started = time.perf_counter()
         train = train_epoch(
-            model, optimizer, loader, params, config, epoch, on_step=on_step, progress=progress
-        )
-        val = evaluate(model, val_x, val_y)
+            model, optimizer, loader, params, config, epoch,
+            on_step=on_step, progress=progress, objective=objective, ema=ema,
+        )  # fmt: skip
+        val = evaluate(evaluated, val_x, val_y)
         if not math.isfinite(val.loss):
             # The weights themselves are broken (a finite loss cannot come out of finite weights here).
             raise NonFiniteLossError("validation loss", val.loss, epoch)
@@ -243,7 +294,7 @@ def fit(
         }
         improved = state.early_stopping.update(epoch, metrics)
         if improved:
-            state.best_weights = model.state_dict()
+            state.best_weights = evaluated.state_dict()
         state.epoch = epoch
         state.history.append(metrics)
         state.skipped_steps += train["skipped_steps"]
@@ -259,7 +310,7 @@ def fit(
         if on_epoch_end is not None:
             on_epoch_end(state, improved)
         schedule.step()
-    state.restore_best(model)
+    state.restore_best(evaluated)
     return state
 
 
@@ -273,8 +324,13 @@ def train_epoch(
     *,
     on_step: StepCallback | None = None,
     progress: bool | None = None,
+    objective: Callable | None = None,
+    ema=None,
 ) -> dict:
-    """One pass over `loader`; returns the mean training loss and accuracy, and the number of skipped steps."""
+    """One pass over `loader` minimizing `objective(x, y) -> (loss, logits)` (default: `training_loss(model,
+    l2=config.l2)`), `ema` updated after each step; returns the mean training loss and accuracy, and the
+    number of skipped steps."""
+    objective = training_loss(model, l2=config.l2) if objective is None else objective
     model.train()
     steps = len(loader)
     loss_sum, correct, seen, skipped = 0.0, 0, 0, 0
@@ -291,7 +347,7 @@ def train_epoch(
     with bar, _quiet_floating_point():
         for step, (x, y) in enumerate(bar, start=1):
             optimizer.zero_grad()
-            loss, logits = loss_and_logits(model, x, y, config.l2)
+            loss, logits = objective(x, y)
             value = float(loss.data)
             problem = None if math.isfinite(value) else ("loss", value)
             if problem is None:
@@ -305,6 +361,8 @@ def train_epoch(
                 skipped += 1
                 continue
             optimizer.step()
+            if ema is not None:
+                ema.update(model)
             n = len(y)
             loss_sum += value * n
             correct += int(np.count_nonzero(logits.data.argmax(axis=1) == y))

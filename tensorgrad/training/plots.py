@@ -87,29 +87,37 @@ def confusion_figure(confusion: np.ndarray, class_names, title: str = ""):
     return figure
 
 
-def save_training_graph(model, x: np.ndarray, y: np.ndarray, l2: float, path: str | os.PathLike[str]) -> None:
-    """`graph.svg`: the graph of one training step (`model.loss(x, y, l2)` and its backward), parameters named.
+def save_training_graph(
+    model, x: np.ndarray, y: np.ndarray, path: str | os.PathLike[str], objective=None
+) -> None:
+    """`graph.svg`: the graph of one training step (`objective(x, y) -> (loss, logits)`, by default the
+    model's loss, see `loop.training_loss`; and its backward), parameters named.
 
-    The model's dropout generator is restored and the gradients cleared afterwards, so drawing the graph
-    changes nothing about the training that follows. Needs Graphviz's `dot` program
-    (raises `graphviz.ExecutableNotFound` without it).
+    The model's dropout generator and its buffers (batch norm's running statistics) are restored and the
+    gradients cleared afterwards, so drawing the graph changes nothing about the training that follows.
+    Needs Graphviz's `dot` program (raises `graphviz.ExecutableNotFound` without it).
     """
     from ..viz import draw_graph  # imported here: graphviz is only needed for this picture
+    from .loop import training_loss
 
+    objective = training_loss(model) if objective is None else objective
     rng = getattr(model, "rng", None)
-    saved_state = rng.bit_generator.state if rng is not None else None
+    saved_state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+    saved_buffers = [(buffer, buffer.data.copy()) for buffer in model.buffers()]
     was_training = model.training
     try:
         model.train()
-        loss = model.loss(x, y, l2)
+        loss, _ = objective(x, y)
         loss.backward(retain_graph=True)
         graph = draw_graph(loss, dict(model.named_parameters()), show_grad_norm=True)
         write_bytes_atomically(path, graph.pipe(format="svg"))
     finally:
         model.zero_grad()
         model.train(was_training)
-        if rng is not None:
+        if saved_state is not None:
             rng.bit_generator.state = saved_state
+        for buffer, data in saved_buffers:
+            buffer.data[...] = data
 
 
 def _new_figure(figsize: tuple):

@@ -37,10 +37,20 @@ from ..files import (
 from ..optim import state_to_arrays
 from ..optional import is_available
 from . import checkpoint as ckpt
-from .builders import build_model, build_optimizer, describe_source, load_dataset, seed_generators
+from .builders import (
+    build_augmentation,
+    build_loss,
+    build_model,
+    build_optimizer,
+    describe_source,
+    load_dataset,
+    seed_generators,
+)
 from .config import NUM_CLASSES, TrainConfig
-from .loop import EarlyStopping, NonFiniteLossError, TrainState, evaluate, fit
+from .ema import ModelEMA
+from .loop import EarlyStopping, NonFiniteLossError, TrainState, evaluate, fit, training_loss
 from .metrics import confusion_matrix, per_class_accuracy
+from .models import IMAGE_SHAPE, model_entry
 from .plots import plot_confusion, plot_curves, save_training_graph
 
 CONFIG_FILE = "config.json"
@@ -87,7 +97,8 @@ class RunOutcome:
 
 @dataclass
 class RunData:
-    """A run's three splits: float32 images (N, 784) in [0, 1] and int64 labels."""
+    """A run's three splits: float32 images (N, 1, 28, 28) in [0, 1] and int64 labels (a model that takes
+    flat rows gets them reshaped by the loop, see `loop.model_input`)."""
 
     train_x: np.ndarray
     train_y: np.ndarray
@@ -111,13 +122,18 @@ def prepare_data(config: TrainConfig, split_rng: np.random.Generator, dataset=No
     if config.max_train_examples is not None:
         train_x, train_y = train_x[: config.max_train_examples], train_y[: config.max_train_examples]
     return RunData(
-        to_float32(train_x),
+        as_images(train_x),
         train_y,
-        to_float32(val_x),
+        as_images(val_x),
         val_y,
-        to_float32(dataset.test_images),
+        as_images(dataset.test_images),
         dataset.test_labels,
     )
+
+
+def as_images(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N, 28, 28) as float32 (N, 1, 28, 28) in [0, 1], the layout of image models."""
+    return to_float32(images, flatten=False).reshape(len(images), *IMAGE_SHAPE)
 
 
 def default_run_dir(root: str | os.PathLike[str] = "runs") -> Path:
@@ -145,6 +161,7 @@ def train_run(
     a file is a `RunError`, as is a folder another process holds. `dataset` (a loaded `FashionMNIST`) skips
     loading the data; `on_step(epoch, step)` is passed on to `fit`.
     """
+    model_entry(config.model).require(config.model)  # before anything is written
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir()
     created = _make_folder(run_dir)
     run = None
@@ -270,7 +287,7 @@ class _Run:
             self._draw_graph()
         if self.state.finished:
             self.log(f"{self.run_dir} had already finished training; writing its results again")
-            self.state.restore_best(self.model)
+            self.state.restore_best(self.evaluated)
             return self._finish()
         if self.state.epoch:
             self.log(f"resuming {self.run_dir} after epoch {self.state.epoch}")
@@ -289,6 +306,8 @@ class _Run:
                     on_step=self.on_step,
                     log=self.log,
                     progress=self.progress,
+                    loss_fn=self.loss_fn,
+                    ema=self.ema,
                 )
         except NonFiniteLossError as error:
             return self._stop_non_finite(error)
@@ -301,16 +320,28 @@ class _Run:
             checkpoint = ckpt.load_checkpoint(self.path(LAST_CHECKPOINT))
             config = TrainConfig.from_dict(checkpoint.config)  # load_checkpoint has checked it
             self.config = dataclasses.replace(config, **self.changes)
+            model_entry(config.model).require(config.model)  # before the data loads
         config = self.config
         generators = seed_generators(config.seed)
+        self.augment_rng = generators["augment"]
         if self.dataset is None:
             self.dataset = load_dataset(config.data_dir, download=config.download)
             self.log(describe_source(self.dataset))
         self.data = prepare_data(config, generators["split"], self.dataset)
         self.model = build_model(config, generators["model"])
         self.optimizer = build_optimizer(config, self.model.parameters())
+        # The model that is evaluated, kept as the best and tested: the average of the weights, if kept.
+        self.ema = ModelEMA(self.model, config.ema_decay) if config.ema_decay is not None else None
+        self.evaluated = self.model if self.ema is None else self.ema.module
+        self.loss_fn = build_loss(config)
+        augmentation = build_augmentation(config)
         self.loader = DataLoader(
-            self.data.train_x, self.data.train_y, config.batch_size, shuffle=True, rng=generators["loader"]
+            self.data.train_x,
+            self.data.train_y,
+            config.batch_size,
+            shuffle=True,
+            rng=generators["loader"],
+            transform=None if augmentation is None else (lambda batch: augmentation(batch, self.augment_rng)),
         )
         if checkpoint is None:
             self.state = TrainState(EarlyStopping(config.monitor, config.patience))
@@ -380,40 +411,45 @@ class _Run:
             + (f", {self.path(BEST_CHECKPOINT)} the best epoch, {best})." if best else ").")
             + f"\nTry {', or '.join(remedies)}."
         )
-        if not self.state.restore_best(self.model):
+        if not self.state.restore_best(self.evaluated):
             return RunOutcome(self.run_dir, "non-finite", EXIT_FAILED)
         self.state.stop_reason = f"non-finite: {error}"
         outcome = self._finish()
         return RunOutcome(self.run_dir, "non-finite", EXIT_FAILED, outcome.results)
 
     # ----- checkpoints
-    def _checkpoint(self, with_best: bool) -> ckpt.Checkpoint:
+    def _checkpoint(self, last: bool) -> ckpt.Checkpoint:
+        """`last.npz` (`last`): everything to resume from; `best.npz`: the evaluated model as `model/`."""
         progress = self.state.progress()
         progress["wall_seconds"] = self.wall_seconds()
         return ckpt.Checkpoint(
             config=self.config.to_dict(),
-            model_state=self.model.state_dict(),
+            model_state=(self.model if last else self.evaluated).state_dict(),
             epoch=self.state.epoch,
             optimizer_state=state_to_arrays(self.optimizer.state_dict()),
             rng_states={
-                "loader": ckpt.generator_state(self.loader.rng),
-                "model": ckpt.generator_state(self.model.rng),
+                name: ckpt.generator_state(generator) for name, generator in self._generators().items()
             },
             best_metric=self.state.early_stopping.best,
             progress=progress,
-            best_model_state=self.state.best_weights if with_best else None,
+            best_model_state=self.state.best_weights if last else None,
+            ema_state=self.ema.state_dict() if last and self.ema is not None else None,
         )
+
+    def _generators(self) -> dict:
+        """The generators a checkpoint saves: the batch order, the model's (dropout), the augmentation's."""
+        return run_generators(self.loader.rng, self.model, self.augment_rng)
 
     def _save_checkpoints(self, improved: bool) -> None:
         if improved:
-            ckpt.save_checkpoint(self.path(BEST_CHECKPOINT), self._checkpoint(with_best=False))
-        ckpt.save_checkpoint(self.path(LAST_CHECKPOINT), self._checkpoint(with_best=True))
+            ckpt.save_checkpoint(self.path(BEST_CHECKPOINT), self._checkpoint(last=False))
+        ckpt.save_checkpoint(self.path(LAST_CHECKPOINT), self._checkpoint(last=True))
         self.saved_epoch = self.state.epoch
 
     def _restore(self, checkpoint: ckpt.Checkpoint) -> None:
         path = self.path(LAST_CHECKPOINT)
         self.state, self.previous_seconds = restore_session(
-            checkpoint, path, self.config, self.model, self.optimizer, self.loader.rng
+            checkpoint, path, self.config, self.model, self.optimizer, self._generators(), self.ema
         )
         self.saved_epoch = checkpoint.epoch
         # Lines written after this checkpoint (an interruption between the two writes) are dropped.
@@ -427,7 +463,7 @@ class _Run:
     def _finish(self) -> RunOutcome:
         """Evaluate the best weights (already in the model) on the test set; write results and pictures."""
         self.phase = "results"
-        test = evaluate(self.model, self.data.test_x, self.data.test_y)
+        test = evaluate(self.evaluated, self.data.test_x, self.data.test_y)
         confusion = confusion_matrix(test.predictions, self.data.test_y, NUM_CLASSES)
         class_accuracy = per_class_accuracy(confusion)
         state = self.state
@@ -468,7 +504,8 @@ class _Run:
 
         x, y = self.data.train_x[:GRAPH_BATCH], self.data.train_y[:GRAPH_BATCH]
         try:
-            save_training_graph(self.model, x, y, self.config.l2, self.path(GRAPH_FILE))
+            objective = training_loss(self.model, self.loss_fn, self.config.l2)
+            save_training_graph(self.model, x, y, self.path(GRAPH_FILE), objective)
         except graphviz.ExecutableNotFound:
             self.log(f"warning: Graphviz's `dot` program was not found, so {GRAPH_FILE} was not drawn")
 
@@ -489,15 +526,35 @@ def _and(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
-def restore_session(checkpoint: ckpt.Checkpoint, path, config: TrainConfig, model, optimizer, loader_rng):
-    """Put a checkpoint's weights, optimizer state and generator states into a freshly built run.
+def run_generators(loader_rng, model, augment_rng) -> dict:
+    """The generators of a run, by checkpoint name: "loader", "model" (if the model keeps one, for dropout),
+    "augment"."""
+    generators = {"loader": loader_rng}
+    model_rng = getattr(model, "rng", None)
+    if isinstance(model_rng, np.random.Generator):
+        generators["model"] = model_rng
+    generators["augment"] = augment_rng
+    return generators
+
+
+def restore_session(
+    checkpoint: ckpt.Checkpoint, path, config: TrainConfig, model, optimizer, generators: dict, ema=None
+):
+    """Put a checkpoint's weights (and averaged weights, with `ema`), optimizer state and generator states
+    (`generators`: {name: Generator}) into a freshly built run.
 
     Returns `(state, previous_wall_seconds)`; anything that does not fit is a `CheckpointError` naming `path`.
     """
     ckpt.load_model_state(model, checkpoint.model_state, path)
     ckpt.load_optimizer_state(optimizer, checkpoint.optimizer_state, path)
-    for name, generator in (("loader", loader_rng), ("model", model.rng)):
+    if ema is not None:
+        if checkpoint.ema_state is None:
+            raise ckpt.CheckpointError(path, "missing the averaged weights (ema/...) of its ema_decay")
+        ckpt.load_model_state(ema.module, checkpoint.ema_state, path)
+    for name, generator in generators.items():
         if name not in checkpoint.rng_states:
+            if name == "augment" and not config.augment:
+                continue  # unused without augmentation (and absent from checkpoints that predate it)
             raise ckpt.CheckpointError(path, f"missing key rng/{name}")
         ckpt.restore_generator(generator, checkpoint.rng_states[name], path)
     try:

@@ -242,7 +242,8 @@ def check_checkpoint(path: Path) -> str:
     )
     from tensorgrad.training import predict as predict_images
     from tensorgrad.training.builders import build_optimizer, seed_generators
-    from tensorgrad.training.run import restore_session
+    from tensorgrad.training.ema import ModelEMA
+    from tensorgrad.training.run import restore_session, run_generators
 
     try:
         model, _, _, _ = load_trained_model(path)  # the path of tensorgrad-predict and -evaluate
@@ -250,7 +251,9 @@ def check_checkpoint(path: Path) -> str:
         config = TrainConfig.from_dict(checkpoint.config)
         resumed = build_model(config, seed_generators(config.seed)["model"])
         optimizer = build_optimizer(config, resumed.parameters())
-        restore_session(checkpoint, path, config, resumed, optimizer, np.random.default_rng(0))
+        generators = run_generators(np.random.default_rng(0), resumed, np.random.default_rng(1))
+        ema = ModelEMA(resumed, config.ema_decay) if config.ema_decay is not None else None
+        restore_session(checkpoint, path, config, resumed, optimizer, generators, ema)
     except CheckpointError as error:
         return category(error)
     (prediction,) = predict_images(model, np.zeros((1, 28, 28), np.uint8))

@@ -43,7 +43,7 @@ def assert_same_checkpoint(path_a: Path, path_b: Path) -> None:
     assert a.config == b.config
     assert a.rng_states == b.rng_states
     assert a.best_metric == b.best_metric
-    for name in ("model_state", "optimizer_state", "best_model_state"):
+    for name in ("model_state", "optimizer_state", "best_model_state", "ema_state"):
         state_a, state_b = getattr(a, name) or {}, getattr(b, name) or {}
         assert state_a.keys() == state_b.keys(), name
         for key in state_a:

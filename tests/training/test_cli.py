@@ -112,7 +112,7 @@ def test_train_writes_every_file_of_the_run_folder(finished_run):
 
     best, last = load_checkpoint(finished_run / "best.npz"), load_checkpoint(finished_run / "last.npz")
     assert best.epoch == results["best_epoch"] and last.epoch == 2
-    assert set(last.rng_states) == {"loader", "model"}
+    assert set(last.rng_states) == {"loader", "model", "augment"}
 
 
 def test_evaluate_reproduces_the_test_accuracy_of_the_run(finished_run, capsys):

@@ -31,7 +31,7 @@ def small_problem(fashion, n_train: int, n_val: int = 1000):
     return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 
 
-def test_loss_and_logits_matches_model_loss():
+def test_training_loss_matches_model_loss():
     config = TrainConfig(hidden=(16, 8))
     x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
     y = np.array([0, 3, 9, 3, 1])
@@ -39,7 +39,7 @@ def test_loss_and_logits_matches_model_loss():
     for use_loop in (True, False):
         model = build_model(config, rng=7)  # same weights and the same dropout masks for both
         if use_loop:
-            loss, logits = loop.loss_and_logits(model, x, y, l2=0.5)
+            loss, logits = loop.training_loss(model, l2=0.5)(x, y)
             assert logits.shape == (5, 10)
         else:
             loss = model.loss(x, y, 0.5)
@@ -218,15 +218,20 @@ def test_a_short_epoch_on_real_data_reaches_a_sane_accuracy(fashion):
 
 def poison_steps(monkeypatch, steps: set[int]):
     """Make the loss NaN on the given (1-based) training steps, counted over the whole run."""
-    real = loop.loss_and_logits
+    real = loop.training_loss
     calls = {"count": 0}
 
-    def poisoned(model, x, y, l2):
-        calls["count"] += 1
-        loss, logits = real(model, x, y, l2)
-        return (loss * float("nan") if calls["count"] in steps else loss), logits
+    def poisoned_objective(*args, **kwargs):
+        objective = real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "loss_and_logits", poisoned)
+        def poisoned(x, y):
+            calls["count"] += 1
+            loss, logits = objective(x, y)
+            return (loss * float("nan") if calls["count"] in steps else loss), logits
+
+        return poisoned
+
+    monkeypatch.setattr(loop, "training_loss", poisoned_objective)
 
 
 def test_a_nan_loss_stops_the_run_naming_epoch_and_step_and_keeps_the_best_checkpoint(

@@ -1,0 +1,140 @@
+"""The models a run can train, by name: how each is built from a `TrainConfig`, and the state it holds.
+
+Adding a model is one `register_model` call (or one entry of `MODELS`): a builder from the config, and the
+state dict its checkpoints must hold, `{key: (shape, kind)}` with kind "f" (floating point) or "i"
+(integer), worked out from the config alone. Checkpoints are checked against that state before any model
+is built, so a crafted config asking for a 10^9-wide layer costs nothing. A model module that is imported
+only when its model is used (`module`) may be missing from an installation: using it is then a
+`ModelUnavailableError`, one line naming the module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import NUM_CLASSES, TrainConfig
+
+#: the images of Fashion-MNIST as a model that takes images sees them: (channels, height, width)
+IMAGE_SHAPE = (1, 28, 28)
+
+StateSpec = dict[str, tuple[tuple[int, ...], str]]
+
+
+class ModelUnavailableError(RuntimeError):
+    """A registered model whose module this installation does not have."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One trainable model: `build(config, rng)` returns the `nn.Module` (its initial weights drawn from
+    `rng`, a Generator or a seed); `state(config)` the state dict it will have, without building it;
+    `describe(config)` its options in a few words, for messages; `module`, if set, the module `build`
+    imports (checked by `require`)."""
+
+    build: Callable[[TrainConfig, np.random.Generator | int | None], object]
+    state: Callable[[TrainConfig], StateSpec]
+    describe: Callable[[TrainConfig], str]
+    summary: str
+    module: str | None = None
+
+    def require(self, name: str) -> None:
+        """Raise `ModelUnavailableError` if this model's module cannot be imported."""
+        if self.module is not None:
+            _import_model_module(self.module, name)
+
+
+def _import_model_module(module: str, name: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name is None or not module.startswith(error.name):
+            raise  # the module exists but something it imports does not: that is its own error
+        raise ModelUnavailableError(
+            f"model {name!r} needs the module {module}, which this installation of tensorgrad does not have"
+        ) from None
+
+
+# ----- the paper's MLP
+
+
+def _build_mlp(config: TrainConfig, rng):
+    from ..models.mlp import MLP
+
+    return MLP(config.sizes, activation=config.activation, keep_prob=config.keep_prob, rng=rng)
+
+
+def _mlp_state(config: TrainConfig) -> StateSpec:
+    # Each hidden layer's Linear, activation and Dropout sit at indices 3i, 3i+1, 3i+2 and the output Linear
+    # after them, as in the equivalent torch.nn.Sequential: {"0.weight": (196, 784), "0.bias": (196,), ...}.
+    state = {}
+    for index, (fan_in, fan_out) in enumerate(zip(config.sizes[:-1], config.sizes[1:])):
+        state[f"{3 * index}.weight"] = ((fan_out, fan_in), "f")
+        state[f"{3 * index}.bias"] = ((fan_out,), "f")
+    return state
+
+
+# ----- the convolutional net (tensorgrad.models.cnn)
+
+
+def _build_cnn(config: TrainConfig, rng):
+    cnn = _import_model_module("tensorgrad.models.cnn", "cnn")
+    options = config.cnn
+    return cnn.CNN(channels=options.channels, hidden=options.hidden, dropout=options.dropout, rng=rng)
+
+
+def _cnn_state(config: TrainConfig) -> StateSpec:
+    # Per block i: Conv2d 3x3 at 4i, BatchNorm2d at 4i+1 (then ReLU, MaxPool2d); then Flatten, Linear, ReLU,
+    # Dropout, Linear, as in the equivalent torch.nn.Sequential.
+    options, state, previous = config.cnn, {}, IMAGE_SHAPE[0]
+    for block, width in enumerate(options.channels):
+        conv, norm = 4 * block, 4 * block + 1
+        state[f"{conv}.weight"] = ((width, previous, 3, 3), "f")
+        state[f"{conv}.bias"] = ((width,), "f")
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            state[f"{norm}.{name}"] = ((width,), "f")
+        state[f"{norm}.num_batches_tracked"] = ((), "i")
+        previous = width
+    side = IMAGE_SHAPE[1] // 2 ** len(options.channels)
+    hidden, output = 4 * len(options.channels) + 1, 4 * len(options.channels) + 4
+    state[f"{hidden}.weight"] = ((options.hidden, previous * side * side), "f")
+    state[f"{hidden}.bias"] = ((options.hidden,), "f")
+    state[f"{output}.weight"] = ((NUM_CLASSES, options.hidden), "f")
+    state[f"{output}.bias"] = ((NUM_CLASSES,), "f")
+    return state
+
+
+MODELS: dict[str, ModelEntry] = {
+    "mlp": ModelEntry(
+        build=_build_mlp,
+        state=_mlp_state,
+        describe=lambda config: f"hidden {list(config.hidden)}",
+        summary="the paper's fully connected network (--hidden, --activation, --keep-prob)",
+    ),
+    "cnn": ModelEntry(
+        build=_build_cnn,
+        state=_cnn_state,
+        describe=lambda config: (
+            f"model cnn, channels {list(config.cnn.channels)}, hidden {config.cnn.hidden}"
+        ),
+        summary="a small convnet: conv-batchnorm-relu-pool blocks, then two dense layers "
+        "(--channels, --cnn-hidden, --cnn-dropout)",
+        module="tensorgrad.models.cnn",
+    ),
+}
+
+
+def register_model(name: str, entry: ModelEntry) -> None:
+    """Make `name` a model runs can train (`TrainConfig(model=name)`); an existing name is replaced."""
+    MODELS[name] = entry
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registry entry of `name`; a `ValueError` naming the known models if there is none."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}: the models are {', '.join(MODELS)}") from None
