@@ -14,7 +14,7 @@ from .. import __version__
 
 #: command -> (its module in tensorgrad.cli, one line for the overview)
 COMMANDS = {
-    "train": ("train", "train a Fashion-MNIST model (MLP or convnet) into a run folder"),
+    "train": ("train", "train a Fashion-MNIST model and write a run folder"),
     "evaluate": ("evaluate", "test-set accuracy of a checkpoint or run folder"),
     "predict": ("predict", "classify image files with a checkpoint or run folder"),
     "export": ("export", "export a checkpoint or run folder to an ONNX model"),
