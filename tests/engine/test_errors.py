@@ -169,3 +169,31 @@ def test_operand_of_an_unsupported_type_raises_type_error(rng):
 def test_dropout_rng_of_the_wrong_type_raises_type_error(rng):
     with pytest.raises(TypeError, match="rng must be"):
         F.dropout(normal(rng, (2,)), 0.5, rng="seed")
+
+
+def test_numpy_conversion_of_a_tensor_that_requires_grad_refuses_like_numpy_method():
+    # np.asarray(t) would hand out the array and cut t out of the graph without a word
+    x = tg.tensor(np.ones(3), requires_grad=True)
+    for convert in (np.asarray, np.array, lambda t: np.exp(t)):
+        with pytest.raises(RuntimeError, match=r"requires grad.*detach\(\)"):
+            convert(x)
+    np.testing.assert_array_equal(np.asarray(x.detach()), np.ones(3))  # a constant converts as before
+    np.testing.assert_array_equal(np.asarray(tg.tensor([1.0, 2.0])), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("data", [["a"], [b"x"], "text", [None]], ids=["str", "bytes", "bare-str", "none"])
+def test_tensor_of_non_numeric_data_raises_type_error_as_torch(data):
+    with pytest.raises(TypeError, match=r"numeric dtype|cannot make a tensor"):
+        tg.tensor(data)
+
+
+def test_dropout_on_float16_keeps_float16_and_its_mask_scales_the_kept_elements():
+    x = tg.tensor(np.ones((64, 64), np.float16), requires_grad=True)
+    y = tg.functional.dropout(x, 0.25, rng=0)
+    assert y.dtype == np.float16
+    kept = y.data != 0
+    assert 0.6 < kept.mean() < 0.9
+    np.testing.assert_array_equal(y.data[kept], np.float16(1 / 0.75))
+    y.sum().backward()
+    assert x.grad.dtype == np.float16
+    np.testing.assert_array_equal(x.grad.data, y.data)
