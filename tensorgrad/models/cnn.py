@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-import tensorgrad.functional as F
 from tensorgrad import nn
+from tensorgrad.models.loss import CrossEntropyWithL2
 from tensorgrad.random import as_generator
 from tensorgrad.tensor import Tensor
 
 
-class CNN(nn.Sequential):
+class CNN(CrossEntropyWithL2, nn.Sequential):
     """conv 3x3 (pad 1) - BatchNorm - ReLU - max pool 2, twice; then Linear - ReLU - Dropout - Linear.
 
     With the defaults (channels (32, 64), hidden 128) it has 421,834 parameters. Its layers sit at the same
@@ -66,16 +66,6 @@ class CNN(nn.Sequential):
     def weights(self) -> list:
         """The convolution kernels and weight matrices (what an L2 penalty applies to)."""
         return [layer.weight for layer in self._modules.values() if isinstance(layer, (nn.Conv2d, nn.Linear))]
-
-    def loss(self, x, y, l2: float = 0.0) -> Tensor:
-        """Mean softmax cross-entropy over the batch (+ l2 / (2 m) * sum ||W||^2 when `l2` is given)."""
-        return self.loss_from_logits(self(x), y, l2)
-
-    def loss_from_logits(self, logits: Tensor, y, l2: float = 0.0) -> Tensor:
-        ce = F.cross_entropy(logits, y)
-        if not l2:
-            return ce
-        return ce + F.l2_penalty(self.weights(), l2 / len(y))
 
     def extra_repr(self) -> str:
         return (

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-import tensorgrad.functional as F
 from tensorgrad import nn
+from tensorgrad.models.loss import CrossEntropyWithL2
 from tensorgrad.random import as_generator
-from tensorgrad.tensor import Tensor
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
-class MLP(nn.Sequential):
+class MLP(CrossEntropyWithL2, nn.Sequential):
     """A fully connected network: Linear, activation, Dropout for each hidden layer, then a Linear output.
 
     Its layers sit at the same indices as in the equivalent ``torch.nn.Sequential`` (0, 3, 6 for the paper's
@@ -49,17 +48,6 @@ class MLP(nn.Sequential):
     def weights(self) -> list:
         """The weight matrices (what the L2 penalty applies to; biases are not penalized)."""
         return [layer.weight for layer in self._modules.values() if isinstance(layer, nn.Linear)]
-
-    def loss(self, x, y, l2: float = 0.0) -> Tensor:
-        """Mean softmax cross-entropy over the batch + the paper's L2 term lam / (2 m) * sum ||W||^2."""
-        return self.loss_from_logits(self(x), y, l2)
-
-    def loss_from_logits(self, logits: Tensor, y, l2: float = 0.0) -> Tensor:
-        """`loss` for logits already computed by this model (to reuse them, e.g. for the accuracy)."""
-        ce = F.cross_entropy(logits, y)
-        if not l2:
-            return ce
-        return ce + F.l2_penalty(self.weights(), l2 / len(y))
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, activation={self.activation!r}, keep_prob={self.keep_prob}"
