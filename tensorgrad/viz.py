@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .autograd import engine
 from .optional import require
 from .tensor import Tensor
 
@@ -35,6 +38,83 @@ _INTERMEDIATE_STYLE = {"shape": "box", "style": "rounded", "color": "#999999", "
 _ROOT_STYLE = {"shape": "box", "style": "filled,bold", "fillcolor": "#c6efc6", "color": "#2e7d32"}
 _MAIN_PATH_WEIGHT = "4"
 _MORE_STYLE = {"shape": "box", "style": "dashed", "color": "#888888", "fontcolor": "#444444"}
+_CLUSTER_STYLE = {"style": "rounded", "color": "#9aa5b1", "fontcolor": "#52606d", "fontsize": "10"}
+
+
+class ModuleScopes:
+    """Which module's forward recorded each op, as `module_scopes` finds it: the label ("0: Conv2d") of the
+    innermost module whose forward was running, for the ops of the graph its output depends on."""
+
+    def __init__(self):
+        self._ops: dict = {}  # op -> label (the op is the key itself: it stays alive, so no id is reused)
+        self._params: dict[int, tuple] = {}  # id(parameter) -> (label, parameter)
+        self.labels: list[str] = []  # every submodule's label, in the order of `named_modules`
+
+    def of_op(self, op) -> str | None:
+        return self._ops.get(op)
+
+    def of_parameter(self, tensor: Tensor) -> str | None:
+        found = self._params.get(id(tensor))
+        return found[0] if found is not None else None
+
+    def _claim(self, output, start: int, label: str) -> None:
+        """Label the ops recorded after `start` that `output` depends on, but for those an inner module
+        labelled already (its forward returned first)."""
+        outputs = output if isinstance(output, (tuple, list)) else (output,)
+        stack = [t._node for t in outputs if isinstance(t, Tensor) and t._node is not None]
+        seen = set()
+        while stack:
+            op = stack.pop()
+            if id(op) in seen or op.released or op.sequence_nr <= start:
+                continue  # an op recorded before this forward began, and so every op it depends on
+            seen.add(id(op))
+            self._ops.setdefault(op, label)
+            stack.extend(t._node for t in op.inputs if t._node is not None)
+
+
+@contextmanager
+def module_scopes(model) -> Iterator[ModuleScopes]:
+    """Within the block, note which of `model`'s submodules recorded each op; `draw_graph(..., scopes=...)`
+    then draws each submodule's ops (and its parameters, and the results of its ops) in one box labelled
+    with its name and class, "0: Conv2d".
+
+        with module_scopes(model) as scopes:
+            loss = model.loss(images, labels)
+        draw_graph(loss, dict(model.named_parameters()), scopes=scopes)
+
+    Every submodule's `forward` is wrapped for the duration of the block (and restored after it). An op
+    belongs to the innermost module whose forward recorded it: the ops recorded after that forward began
+    (sequence numbers, which the engine hands out in recording order) that its output depends on. That is
+    exact for parameter-free layers (ReLU, pooling, dropout), which owning parameters could not tell, and
+    for layers whose parameters other code reads too (an L2 penalty on the convolution weights).
+    """
+    scopes = ModuleScopes()
+    wrapped = []
+    for name, module in model.named_modules():
+        if not name:
+            continue  # the model itself: its own ops (a reshape of the input) stay outside any box
+        label = f"{name}: {type(module).__name__}"
+        scopes.labels.append(label)
+        for param in module._parameters.values():
+            if param is not None:
+                scopes._params[id(param)] = (label, param)
+        if "forward" in vars(module):
+            continue  # a forward set on the instance already: leave it alone
+        original = module.forward
+
+        def forward(*args, _original=original, _label=label, **kwargs):
+            start = next(engine._recorded)  # a number below every op the forward records
+            output = _original(*args, **kwargs)
+            scopes._claim(output, start, _label)
+            return output
+
+        object.__setattr__(module, "forward", forward)
+        wrapped.append(module)
+    try:
+        yield scopes
+    finally:
+        for module in wrapped:
+            object.__delattr__(module, "forward")
 
 
 def draw_graph(
@@ -45,6 +125,7 @@ def draw_graph(
     rankdir: str = "TB",
     collapse_runs: int | None = 10,
     max_nodes: int | None = 500,
+    scopes: ModuleScopes | None = None,
 ) -> graphviz.Digraph:
     """The computation graph that produced `root`, as a `graphviz.Digraph` (it renders inline in Jupyter).
 
@@ -60,6 +141,9 @@ def draw_graph(
       first (the `2` of `x * 2 * 2 * ...`) are folded into it. None draws every op.
     - `max_nodes`: draw at most this many nodes, those nearest the root; the rest is one "… N more nodes"
       node. None draws everything (Graphviz gets slow beyond a few thousand nodes).
+    - `scopes`: from `module_scopes(model)` around the forward: each submodule's ops, the results they
+      produce, its parameters and the named leaves only they read (a dropout mask) are drawn in one box
+      ("cluster_0", ...) labelled "0: Conv2d"; the rest (the loss) outside.
 
     The DOT source depends only on the graph's structure and contents: node ids ("n0" for the root, then
     breadth-first) come from the traversal, so two identical expressions give identical `.source`.
@@ -115,12 +199,30 @@ def draw_graph(
             return None
         return f"n{index}"
 
+    clusters: dict[str, list] = {}  # label -> the (node id, label, attributes) drawn in its box
+    leaf_scopes = _leaf_scopes(root, scopes) if scopes is not None else {}
+
+    def place(node_id: str, label: str, attributes: dict, scope: str | None) -> None:
+        if scope is None:
+            dot.node(node_id, label, **attributes)
+        else:  # written in its box at the end: an edge may name a node before its statement
+            clusters.setdefault(scope, []).append((node_id, label, attributes))
+
+    def scope_of(tensor: Tensor) -> str | None:
+        if scopes is None or tensor is root:
+            return None
+        if tensor._node is not None:
+            return scopes.of_op(tensor._node)
+        if name_of(tensor) is None:
+            return None  # unnamed data (the images a layer reads) is its input, not a part of it
+        return scopes.of_parameter(tensor) or leaf_scopes.get(_key(tensor))
+
     def add_tensor(tensor: Tensor) -> str | None:
         node_id = new_node()
         node_ids[_key(tensor)] = node_id
         if node_id is not None:
             label = _tensor_label(tensor, name_of(tensor), show_grad_norm)
-            dot.node(node_id, label, **_tensor_style(tensor, tensor is root))
+            place(node_id, label, _tensor_style(tensor, tensor is root), scope_of(tensor))
         return node_id
 
     def is_plain_constant(tensor: Tensor) -> bool:
@@ -164,11 +266,12 @@ def draw_graph(
         op_id = new_node()
         output_id = node_ids[_key(output)]
         if op_id is not None:
+            scope = scopes.of_op(op) if scopes is not None else None
             if len(run) == 1:
-                dot.node(op_id, graphviz.escape(op.describe()), **_OP_STYLE)
+                place(op_id, graphviz.escape(op.describe()), _OP_STYLE, scope)
             else:
                 folded = sum(len(o.inputs) - 1 for o in run[:-1])
-                dot.node(op_id, _run_label(op.describe(), len(run), folded), **_RUN_STYLE)
+                place(op_id, _run_label(op.describe(), len(run), folded), _RUN_STYLE, scope)
             dot.edge(op_id, output_id, weight=_MAIN_PATH_WEIGHT)
         elif output_id is not None:
             fed_by_hidden.append(output_id)  # a drawn tensor whose op was left out
@@ -190,7 +293,31 @@ def draw_graph(
         dot.node("more", f"… {hidden_count:,} more nodes", **_MORE_STYLE)
         for node_id in fed_by_hidden:
             dot.edge("more", node_id, style="dashed")
+    order = {label: index for index, label in enumerate(scopes.labels)} if scopes is not None else {}
+    for index, scope in enumerate(sorted(clusters, key=order.__getitem__)):  # in the model's order
+        members = clusters[scope]
+        with dot.subgraph(name=f"cluster_{index}") as box:
+            box.attr(label=scope, **_CLUSTER_STYLE)
+            for node_id, label, attributes in members:
+                box.node(node_id, label, **attributes)
     return dot
+
+
+def _leaf_scopes(root: Tensor, scopes: ModuleScopes) -> dict:
+    """_key(leaf) -> the scope of the ops that read it, for the leaves that ops of one scope alone read."""
+    found: dict[int, set] = {}
+    seen, stack = set(), [root._node] if root._node is not None else []
+    while stack:
+        op = stack.pop()
+        for tensor in op.inputs:
+            if tensor._node is None:
+                found.setdefault(_key(tensor), set()).add(scopes.of_op(op))
+            elif id(tensor._node) not in seen:
+                seen.add(id(tensor._node))
+                stack.append(tensor._node)
+    return {
+        key: next(iter(owners)) for key, owners in found.items() if len(owners) == 1 and None not in owners
+    }
 
 
 def _key(tensor: Tensor) -> int:

@@ -1,7 +1,8 @@
 """`tensorgrad-export`: write a trained checkpoint as an ONNX model (see `tensorgrad.onnx.export`).
 
-The ONNX model takes what the tensorgrad model takes: float32 images flattened to (N, 784), pixels scaled to
-[0, 1] (uint8 / 255), and returns the logits (N, 10). Its inputs and outputs are named "input" and "logits";
+The ONNX model takes what the tensorgrad model takes: float32 images with pixels scaled to [0, 1]
+(uint8 / 255), flattened to (N, 784) for the MLP and as (N, 1, 28, 28) for the CNN, and returns the
+logits (N, 10). Its inputs and outputs are named "input" and "logits";
 the batch size N is free unless --static-batch. Needs the onnx package: pip install tensorgrad[onnx].
 """
 

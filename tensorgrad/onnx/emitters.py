@@ -699,3 +699,67 @@ def l2_penalty(g, op, inputs, out):
     squares = [g.node("ReduceSumSquare", [g.cast(w, out.dtype)], keepdims=0) for w in inputs]
     total = g.node("Sum", squares)
     g.node("Mul", [total, g.constant(np.asarray(0.5 * op.lam, dtype=out.dtype), "half_lam")], out.name)
+
+
+# ----- convolution, pooling, batch norm
+def _window_attributes(geometry, dilations: bool = True) -> dict:
+    """The kernel_shape, strides, pads ([top, left, bottom, right], ONNX's begins then ends) and dilations
+    of a convolution or pooling window."""
+    (top, bottom), (left, right) = geometry.padding
+    attributes = {
+        "kernel_shape": list(geometry.kernel),
+        "strides": list(geometry.stride),
+        "pads": [top, left, bottom, right],
+    }
+    if dilations:
+        attributes["dilations"] = list(geometry.dilation)
+    return attributes
+
+
+@emitter(ops.convolution.Conv2d)
+def conv2d(g, op, inputs, out):
+    """Conv (cross-correlation, as the op), its bias the optional third input."""
+    g.node(
+        "Conv",
+        [v.name for v in inputs],
+        out.name,
+        group=op.geometry.groups,
+        **_window_attributes(op.geometry),
+    )
+
+
+@emitter(ops.pooling.MaxPool2d)
+def max_pool2d(g, op, inputs, out):
+    """MaxPool: ONNX ignores its padding, as the op's -inf padding never wins; output size rounded down."""
+    (x,) = inputs
+    g.node("MaxPool", [x.name], out.name, ceil_mode=0, **_window_attributes(op.geometry))
+
+
+@emitter(ops.pooling.AvgPool2d)
+def avg_pool2d(g, op, inputs, out):
+    """AveragePool, the zero padding counted in the divisor (count_include_pad, the op's PyTorch default);
+    GlobalAveragePool for a window that is the whole unpadded input (`adaptive_avg_pool2d(x, 1)`). The
+    dilations attribute is from opset 19; the op's own entry points never dilate."""
+    (x,) = inputs
+    geometry = op.geometry
+    if tuple(geometry.kernel) == tuple(x.shape[2:]) and not geometry.padded:
+        g.node("GlobalAveragePool", [x.name], out.name)
+        return
+    dilated = tuple(geometry.dilation) != (1, 1)
+    if dilated and g.opset < 19:
+        raise UnsupportedOpError(f"avg_pool2d with dilation {geometry.dilation} needs opset 19 or later")
+    attributes = _window_attributes(geometry, dilations=dilated)
+    g.node("AveragePool", [x.name], out.name, count_include_pad=1, ceil_mode=0, **attributes)
+
+
+@emitter(ops.batchnorm.BatchNormRunning)
+def batch_norm_running(g, op, inputs, out):
+    """BatchNormalization with the running statistics (initializers: a module's buffers keep their
+    state_dict names, "1.running_mean"), as batch norm runs in eval mode."""
+    x, mean, var, weight, bias = inputs
+    g.node(
+        "BatchNormalization",
+        [x.name, *(g.cast(value, out.dtype) for value in (weight, bias, mean, var))],
+        out.name,
+        epsilon=float(op.eps),
+    )

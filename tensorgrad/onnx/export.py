@@ -60,9 +60,10 @@ def export(
     `model` (an `nn.Module`, or any function of one tensor) runs once on `example_input` (an ndarray or a
     Tensor of a float dtype), in eval mode (dropout is then the identity) with the mode of every submodule
     restored afterwards. The graph that run records becomes the ONNX graph: parameters become initializers
-    named after their `state_dict` keys ("0.weight", ...), other constants become initializers too, the
-    example input becomes the graph input `input_names[0]`, and the model's output (a Tensor, or a tuple of
-    them) the outputs `output_names`. With `dynamic_batch`, the first axis of the input (and of the outputs
+    named after their `state_dict` keys ("0.weight", ...), and so do the buffers an op reads (batch norm's
+    "1.running_mean", ...); other constants become initializers too, the example input becomes the graph
+    input `input_names[0]`, and the model's output (a Tensor, or a tuple of them) the outputs
+    `output_names`. With `dynamic_batch`, the first axis of the input (and of the outputs
     that follow it) is the symbolic dimension "batch", so one file serves any batch size.
 
     Each op is mapped by its class (`tensorgrad.onnx.emitters.EMITTERS`). An op without a mapping raises
@@ -96,6 +97,8 @@ def export(
     builder.bind_leaf(example, input_names[0], from_input=True)
     for name, param in model.named_parameters() if hasattr(model, "named_parameters") else ():
         builder.bind_leaf(param, name, initializer=True)
+    for name, buffer in model.named_buffers() if hasattr(model, "named_buffers") else ():
+        builder.bind_leaf(buffer, name, initializer=True)  # running statistics, if an op reads them
     for tensor, name in zip(outputs, output_names):
         builder.bind_output(tensor, name)
     for tensor in _ops_in_order(outputs):

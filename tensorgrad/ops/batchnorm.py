@@ -2,8 +2,9 @@
 
 Training normalizes with the batch's statistics: one fused op (`BatchNormalize`, the affine part
 included, forward beside its textbook backward, written with ops). Evaluation uses the running
-statistics, which are constants: then batch norm is x * scale + shift, plain ops again. Both
-differentiate to any order.
+statistics, which are constants: then batch norm is x * scale + shift, one op (`BatchNormRunning`) that
+keeps the running statistics as its inputs, so that a graph reader (the ONNX export) sees a batch norm
+and its statistics rather than a product and a sum. Both differentiate to any order.
 """
 
 from __future__ import annotations
@@ -73,6 +74,44 @@ class BatchNormalize(Op):
         return f"batch_normalize (eps={self.eps:g})"
 
 
+@register("batch_norm_running", method=False, function=False)
+class BatchNormRunning(Op):
+    """Batch norm with the running statistics: x * scale + shift per channel (axis 1), where
+    scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale.
+
+    Inputs (x, running_mean, running_var, weight, bias); the statistics are constants (no gradient), read
+    when the op runs: `self.saved` keeps (mean, 1/std) of that moment, broadcast over the channel axis, so a
+    later update of the buffers does not change this op's backward.
+    """
+
+    __slots__ = ("axes", "eps")
+    name = "batch_norm_running"
+
+    def __init__(self, axes: tuple, eps: float):
+        self.axes = tuple(axes)
+        self.eps = eps
+
+    def forward(self, x, running_mean, running_var, weight, bias):
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        invstd = (1.0 / np.sqrt(running_var + self.eps)).astype(x.dtype, copy=False)
+        mean = np.array(running_mean, dtype=x.dtype)  # a copy: the buffer may change after this step
+        scale = weight * invstd
+        shift = bias - mean * scale
+        self.saved = (mean.reshape(shape), invstd.reshape(shape))
+        return x * scale.reshape(shape) + shift.reshape(shape)
+
+    def backward(self, grad, x, running_mean, running_var, weight, bias, out):
+        mean, invstd = self.saved
+        needs = self.needs_grad
+        grad_x = grad * (weight.reshape(invstd.shape) * invstd) if needs[0] else None
+        grad_weight = (grad * ((x - mean) * invstd)).sum(axis=self.axes) if needs[3] else None
+        grad_bias = grad.sum(axis=self.axes) if needs[4] else None
+        return grad_x, None, None, grad_weight, grad_bias
+
+    def describe(self):
+        return f"batch_norm running stats (eps={self.eps:g})"
+
+
 def batch_norm(
     input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
 ):
@@ -97,7 +136,6 @@ def batch_norm(
                 f"got {tuple(value.shape)}"
             )
     axes = (0, *range(2, x.ndim))
-    broadcast = (1, channels) + (1,) * (x.ndim - 2)
     if training:
         count = x.size // channels
         if count <= 1:
@@ -119,19 +157,29 @@ def batch_norm(
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var must be given in evaluation mode")
-        mean, var = _array(running_mean), _array(running_var)
-        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        # x * scale + shift, with scale and shift folded from the constants and the (learnable) affine part
-        scale = invstd if weight is None else weight * invstd
-        shift = -mean.astype(x.dtype, copy=False) * scale
-        if bias is not None:
-            shift = shift + bias
-        return x * scale.reshape(broadcast) + shift.reshape(broadcast)
+        weight = weight if weight is not None else _make(np.ones(channels, dtype=x.dtype))
+        bias = bias if bias is not None else _make(np.zeros(channels, dtype=x.dtype))
+        return apply(
+            BatchNormRunning(axes, eps),
+            x,
+            _statistic(running_mean),
+            _statistic(running_var),
+            as_input(weight, "batch_norm"),
+            as_input(bias, "batch_norm"),
+        )
     return out
 
 
 def _array(value) -> np.ndarray:
     return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _statistic(value) -> Tensor:
+    """A running statistic as an input of `BatchNormRunning`: the buffer itself (so that a graph reader can
+    name it), or a constant around its data (no gradient flows into running statistics)."""
+    if isinstance(value, Tensor) and not value.requires_grad:
+        return value
+    return _make(np.asarray(_array(value)))
 
 
 def _update_running(running, batch_value: np.ndarray, momentum: float) -> None:

@@ -152,6 +152,7 @@ CASES = [
     Case("max_pool2d", "overlapping windows, distinct values", lambda x: F.max_pool2d(x, 3, 2, padding=1), (D(1, 1, 5, 5),)),
     Case("avg_pool2d", "overlapping, padded", lambda x: F.avg_pool2d(x, 3, 2, padding=1), (N(1, 2, 5, 5),)),
     Case("batch_normalize", "training statistics", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), (N(4, 3, 2, 2), N(3), N(3))),
+    Case("batch_norm_running", "running statistics", lambda x, w, b: F.batch_norm(x, np.array([0.1, -0.2, 0.3]), np.array([0.5, 1.5, 2.0]), w, b), (N(4, 3, 2, 2), N(3), N(3))),
 ]  # fmt: skip
 
 

@@ -34,6 +34,9 @@ IDS = np.array([[6, 0, 3], [3, 3, 1]])
 GATHER_INDEX = np.array([[4, 0], [1, 1], [0, 3], [2, 4]])
 LN_WEIGHT = tg.tensor(RNG.standard_normal(5, dtype=np.float32), requires_grad=True)
 LN_BIAS = tg.tensor(RNG.standard_normal(5, dtype=np.float32), requires_grad=True)
+CONV = nn.Conv2d(2, 4, 3, stride=2, padding=1, rng=3)
+RUNNING_MEAN = RNG.standard_normal(2).astype(np.float32)
+RUNNING_VAR = RNG.uniform(0.5, 2.0, 2).astype(np.float32)
 
 
 @dataclass
@@ -240,6 +243,26 @@ CASES = {
         ops.CrossEntropy, lambda x: F.cross_entropy(x, PROBABILITIES), batch_free=False
     ),
     "l2_penalty": Case(ops.L2Penalty, lambda x: F.l2_penalty([W, V], 0.1) + x.sum()),
+    "conv2d": Case(ops.convolution.Conv2d, CONV, shape=(3, 2, 7, 6), nodes=("Conv",)),
+    "max_pool2d": Case(ops.pooling.MaxPool2d, lambda x: F.max_pool2d(x, 3, 2, padding=1), shape=(3, 2, 7, 6)),
+    "avg_pool2d": Case(
+        ops.pooling.AvgPool2d,
+        lambda x: F.avg_pool2d(x, 3, 2, padding=1),
+        shape=(3, 2, 7, 6),
+        nodes=("AveragePool",),
+    ),
+    "adaptive_avg_pool2d_global": Case(
+        ops.pooling.AvgPool2d,
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+        shape=(3, 2, 5, 4),
+        nodes=("GlobalAveragePool",),
+    ),
+    "batch_norm_running_statistics": Case(
+        ops.batchnorm.BatchNormRunning,
+        lambda x: F.batch_norm(x, RUNNING_MEAN, RUNNING_VAR, LN_WEIGHT[:2], LN_BIAS[:2], eps=1e-3),
+        shape=(3, 2, 4, 5),
+        nodes=("BatchNormalization",),
+    ),
 }
 
 
