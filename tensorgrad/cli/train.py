@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..training import MODELS, PRESETS, TrainConfig, resume_run, train_run
+from ..training import MODELS, PRESETS, TrainConfig, config_for, resume_run, train_run
 from ..training.builders import CROP_PADDING
 from ..training.config import (
     ACTIVATIONS,
@@ -69,7 +69,7 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
     model.add_argument(
         "--model",
         choices=tuple(MODELS),
-        help="; ".join(f"{name}: {entry.summary}" for name, entry in MODELS.items())
+        help="; ".join(f"{name}: {entry.summary}{_own_defaults(entry)}" for name, entry in MODELS.items())
         + f" (default: {defaults.model})",
     )
     model.add_argument(
@@ -270,7 +270,8 @@ def config_from_flags(flags: dict) -> TrainConfig:
         settings["patience"] = None
     if settings.get("ema_decay") == 0:
         settings["ema_decay"] = None
-    return TrainConfig(**settings)
+    settings.pop("model", None)
+    return config_for(model, **settings)  # the model's own defaults under the preset and the flags
 
 
 def _flag(name: str) -> str:
@@ -308,6 +309,18 @@ def main(argv=None, prog: str = "tensorgrad-train") -> int:
             return train_run(config, None if out is None else Path(out), log=log, progress=progress).exit_code
 
     return types.run_command(parser.prog, work, data_dir=flags.get("data_dir"))
+
+
+def _own_defaults(entry) -> str:
+    """How a model's own defaults read in --help: the flags it starts from instead of the generic ones."""
+    if not entry.defaults:
+        return ""
+    flags = {"lr_schedule": "schedule", "label_smoothing": "label-smoothing"}
+    shown = ", ".join(
+        f"--{flags.get(key, key)} {','.join(value) if key == 'augment' else _show(value)}"
+        for key, value in entry.defaults.items()
+    )
+    return f", which starts from {shown}"
 
 
 def _show(value) -> str:

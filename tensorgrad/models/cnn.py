@@ -11,15 +11,15 @@ from tensorgrad.tensor import Tensor
 
 
 class CNN(CrossEntropyWithL2, nn.Sequential):
-    """conv 3x3 (pad 1) - BatchNorm - ReLU - max pool 2, twice; then Linear - ReLU - Dropout - Linear.
+    """conv 3x3 (pad 1) - max pool 2 - BatchNorm - ReLU, twice; then Linear - ReLU - Dropout - Linear.
 
     With the defaults (channels (32, 64), hidden 128) it has 421,834 parameters. Its layers sit at the same
     indices as in the equivalent ``torch.nn.Sequential``, so a state dict (running statistics included)
     carries over key for key::
 
         torch.nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(64), nn.ReLU(),
             nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
 
     Input (N, 1, 28, 28); flat rows (N, 784) are taken as such images. `init` is "torch" (PyTorch's default
@@ -40,9 +40,12 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
         for width in channels:
             layers += [
                 nn.Conv2d(previous, width, 3, padding=1, rng=rng, dtype=dtype, init=init),
+                # pooling first: batch norm and ReLU then touch a quarter of the numbers. The order changes
+                # little else: max pooling commutes with ReLU, and with batch norm's per-channel scaling
+                # where that is positive (the statistics are then those of the pooled values).
+                nn.MaxPool2d(2),
                 nn.BatchNorm2d(width, dtype=dtype),
                 nn.ReLU(),
-                nn.MaxPool2d(2),
             ]
             previous = width
         side = image_size // 2 ** len(channels)

@@ -30,7 +30,7 @@ from .loop import (
     training_loss,
 )
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
-from .models import MODELS, ModelEntry, ModelUnavailableError, register_model
+from .models import MODELS, ModelEntry, ModelUnavailableError, config_for, register_model
 from .run import RunError, RunOutcome, resume_run, train_run
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "build_model",
     "build_optimizer",
     "build_scheduler",
+    "config_for",
     "confusion_matrix",
     "default_loss",
     "evaluate",

@@ -106,39 +106,50 @@ def build_optimizer(config: TrainConfig, params) -> optim.Optimizer:
     raise ValueError(f"unknown optimizer {config.optimizer!r}")
 
 
-def build_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> lr_scheduler.LRScheduler:
-    """The learning-rate schedule of `config` on `optimizer`, stepped once per epoch: epoch e (from 1) trains
-    at the rate it holds after e - 1 steps.
+def build_scheduler(
+    config: TrainConfig, optimizer: optim.Optimizer, steps_per_epoch: int = 1
+) -> lr_scheduler.LRScheduler:
+    """The learning-rate schedule of `config` on `optimizer`, stepped after every batch (`steps_per_epoch`
+    of them an epoch; 1: once per epoch): batch b (from 0) trains at the rate it holds after b steps.
 
-    "cosine" anneals from `config.lr` towards 0 over the epochs (CosineAnnealingLR, T_max the epochs after the
-    warm-up), "step" divides the rate by 10 at each third of them (StepLR), "constant" keeps it, and
-    "onecycle" is OneCycleLR with `config.lr` as its peak and the epochs as its steps (cycling Adam's beta1;
-    the other optimizers have no momentum PyTorch's OneCycleLR would cycle). `warmup_epochs` W > 0 puts a
-    LinearLR warm-up first (SequentialLR): epoch k <= W trains at lr * k / (W + 1).
+    "cosine" anneals from `config.lr` towards 0 over the epochs (CosineAnnealingLR, T_max the batches after
+    the warm-up), "step" divides the rate by 10 at each third of the epochs (StepLR), "constant" keeps it,
+    and "onecycle" is OneCycleLR with `config.lr` as its peak and the batches of all epochs as its steps
+    (cycling Adam's beta1; the other optimizers have no momentum PyTorch's OneCycleLR would cycle).
+    `warmup_epochs` W > 0 puts a LinearLR warm-up first (SequentialLR): the rate rises linearly over the
+    first W epochs' batches from lr / (W * steps_per_epoch + 1).
 
+    Stepping per batch rather than per epoch matters for short runs: a one-cycle schedule over ten epochs
+    stepped per epoch spends the whole first epoch at a 25th of its peak and the last one near zero.
     The schedule starts from `config.lr` whatever the optimizer's groups hold (a resumed optimizer holds its
-    last epoch's rate), so that a resumed run steps to exactly the rates of the run it continues.
+    last rate), so that a resumed run steps to exactly the rates of the run it continues.
     """
+    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+        raise ValueError(f"build_scheduler: steps_per_epoch must be a positive int, got {steps_per_epoch!r}")
     for group in optimizer.param_groups:
         group["lr"] = config.lr
         group.pop("initial_lr", None)
     if config.lr_schedule == "onecycle":
         cycle_momentum = "betas" in optimizer.defaults
         return lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=config.epochs, cycle_momentum=cycle_momentum
+            optimizer,
+            max_lr=config.lr,
+            total_steps=config.epochs * steps_per_epoch,
+            cycle_momentum=cycle_momentum,
         )
-    warmup = config.warmup_epochs
+    warmup = config.warmup_epochs * steps_per_epoch
     if warmup:
         schedules = [lr_scheduler.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)]
     else:
         schedules = []
-    epochs = config.epochs - warmup
+    epochs = config.epochs - config.warmup_epochs
     if config.lr_schedule == "cosine":
-        schedules.append(lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs))
+        schedules.append(lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch))
     elif config.lr_schedule == "step":
-        schedules.append(lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1))
+        step_size = max(1, epochs // 3) * steps_per_epoch
+        schedules.append(lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=0.1))
     elif config.lr_schedule == "constant":
-        schedules.append(lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0))
+        schedules.append(lr_scheduler.LambdaLR(optimizer, lambda step: 1.0))
     else:
         raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}")
     if not warmup:

@@ -49,7 +49,7 @@ PRESETS: dict[str, dict] = {
 class CNNOptions:
     """The options of the convolutional model (`model="cnn"`), its section "cnn" of the config.
 
-    `channels`: the output channels of the conv blocks (each conv 3x3 - batch norm - ReLU - max pool 2), one
+    `channels`: the output channels of the conv blocks (each conv 3x3 - max pool 2 - batch norm - ReLU), one
     or two of them (each block halves the 28x28 image); `hidden`: the width of the dense layer after them;
     `dropout`: the drop probability before the output layer.
     """
@@ -76,7 +76,7 @@ class TrainConfig:
     `lr=None` means the optimizer's default (`DEFAULT_LR`). `patience=None` turns early stopping off (the best
     epoch's weights are still restored at the end). `l2` is the paper's lambda: the loss adds
     `l2 / (2 * batch_size) * sum ||W||^2` over the weight matrices. `lr_schedule` sets the rate of each
-    epoch (see `builders.build_scheduler`), after `warmup_epochs` of linear warm-up. The seed derives every
+    batch (see `builders.build_scheduler`), after `warmup_epochs` of linear warm-up. The seed derives every
     random stream (validation split, batch order, initialization, dropout and augmentation), so a seed
     reproduces a run exactly.
 

@@ -246,8 +246,8 @@ def fit(
     """Train `model` for the epochs `state` has not run yet; return the state, best weights loaded.
 
     Each epoch: one pass over `loader` in train mode (dropout on, batch norm on batch
-    statistics), evaluation on the validation set in eval mode, early stopping, then a step of the
-    learning-rate schedule (`build_scheduler`). Each step minimizes
+    statistics; the learning-rate schedule of `build_scheduler` stepped after every batch), evaluation
+    on the validation set in eval mode, then early stopping. Each step minimizes
     `loss_fn(logits, y)` (default: `default_loss(model)`) plus the L2 term of `config.l2` (see
     `training_loss`). With `ema` (a `ModelEMA` of `model`), the average is updated after every step, and it
     is the average that is evaluated, kept as the best weights and loaded at the end (into `ema.module`).
@@ -267,15 +267,16 @@ def fit(
     show_skipped = config.on_nan == "skip"
     if log is not None and not state.finished and state.epoch < config.epochs:
         log(epoch_header(config.epochs, show_skipped))
-    schedule = build_scheduler(config, optimizer)
-    for _ in range(state.epoch):  # a resumed run: the schedule moves on to where the run left it
+    schedule = build_scheduler(config, optimizer, len(loader))
+    for _ in range(state.epoch * len(loader)):  # a resumed run: the schedule moves on to where it left off
         schedule.step()
     while not state.finished and state.epoch < config.epochs:
         epoch = state.epoch + 1
         started = time.perf_counter()
+        rate = optimizer.param_groups[0]["lr"]  # the epoch's first; the schedule moves it every batch
         train = train_epoch(
             model, optimizer, loader, params, config, epoch,
-            on_step=on_step, progress=progress, objective=objective, ema=ema,
+            on_step=on_step, progress=progress, objective=objective, ema=ema, schedule=schedule,
         )  # fmt: skip
         val = evaluate(evaluated, val_x, val_y)
         if not math.isfinite(val.loss):
@@ -288,7 +289,7 @@ def fit(
             "train_accuracy": train["accuracy"],
             "val_loss": val.loss,
             "val_accuracy": val.accuracy,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": rate,
             "seconds": round(seconds, 3),
             "skipped_steps": train["skipped_steps"],
         }
@@ -309,7 +310,6 @@ def fit(
             log(format_epoch(metrics, config.epochs, improved, show_skipped))
         if on_epoch_end is not None:
             on_epoch_end(state, improved)
-        schedule.step()
     state.restore_best(evaluated)
     return state
 
@@ -326,9 +326,11 @@ def train_epoch(
     progress: bool | None = None,
     objective: Callable | None = None,
     ema=None,
+    schedule=None,
 ) -> dict:
     """One pass over `loader` minimizing `objective(x, y) -> (loss, logits)` (default: `training_loss(model,
-    l2=config.l2)`), `ema` updated after each step; returns the mean training loss and accuracy, and the
+    l2=config.l2)`), `ema` updated after each step and `schedule` stepped after each batch (a skipped one
+    too, so that the rates follow the batches); returns the mean training loss and accuracy, and the
     number of skipped steps."""
     objective = training_loss(model, l2=config.l2) if objective is None else objective
     model.train()
@@ -359,8 +361,12 @@ def train_epoch(
                 if config.on_nan == "stop":
                     raise NonFiniteLossError(*problem, epoch, step, steps)
                 skipped += 1
+                if schedule is not None:
+                    schedule.step()
                 continue
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             if ema is not None:
                 ema.update(model)
             n = len(y)

@@ -19,10 +19,14 @@ from tensorgrad.cli import predict as predict_cli
 from tensorgrad.cli import train as train_cli
 from tensorgrad.data import DataLoader
 from tensorgrad.training import (
+    DEFAULT_LR,
+    MODELS,
+    PRESETS,
     CheckpointError,
     ModelEMA,
     TrainConfig,
     build_model,
+    config_for,
     evaluate,
     evaluate_checkpoint,
     fit,
@@ -137,6 +141,26 @@ def test_model_flags_go_to_their_config_section():
     assert train_cli.augment_list("all") == ("crop", "flip", "erase") and train_cli.augment_list("none") == ()
     with pytest.raises(ValueError, match=r"unknown cnn settings \['width'\]"):
         TrainConfig.from_dict({"model": "cnn", "cnn": {"width": 3}})
+
+
+def test_a_model_starts_from_its_own_defaults_under_the_preset_and_the_flags():
+    cnn = train_cli.config_from_flags({"model": "cnn"})
+    own = MODELS["cnn"].defaults
+    assert own and all(getattr(cnn, key) == value for key, value in own.items())
+    assert cnn == config_for("cnn") != TrainConfig(model="cnn")
+    assert train_cli.config_from_flags({}) == TrainConfig()  # the MLP has none of its own
+    # a flag overrides the model's default, and the others stay
+    shorter = train_cli.config_from_flags({"model": "cnn", "epochs": 3, "augment": ()})
+    assert (shorter.epochs, shorter.augment, shorter.lr_schedule) == (3, (), own["lr_schedule"])
+    # another optimizer gets its own default rate, not the one the model chose for Adam
+    assert train_cli.config_from_flags({"model": "cnn", "optimizer": "sgd"}).lr == DEFAULT_LR["sgd"]
+    assert (
+        train_cli.config_from_flags({"model": "cnn", "preset": "paper"}).epochs == PRESETS["paper"]["epochs"]
+    )
+    with pytest.raises(ValueError, match="model must be one of"):
+        config_for("resnet")
+    help_text = train_cli.build_parser().format_help()
+    assert "which starts from --epochs 10" in " ".join(help_text.split())
 
 
 def probe_run_flags(run_dir, *extra) -> list[str]:

@@ -92,6 +92,35 @@ def test_onecycle_peaks_at_the_configured_rate_and_cycles_adams_beta1():
     assert optimizer.param_groups[0]["betas"] == (0.95, 0.999)
 
 
+def test_fit_steps_the_schedule_after_every_batch(fashion):
+    """Batch b trains at OneCycleLR's rate after b steps of all epochs' batches; an epoch logs its first rate."""
+    (x, y), (val_x, val_y) = small_problem(fashion, 200, n_val=50)
+    config = TrainConfig(hidden=(8,), lr=0.01, lr_schedule="onecycle", batch_size=50, epochs=3)
+    model = build_model(config, rng=0)
+    optimizer = build_optimizer(config, model.parameters())
+    rates = []
+    original_step = optimizer.step
+
+    def step():
+        rates.append(optimizer.param_groups[0]["lr"])
+        original_step()
+
+    optimizer.step = step
+    state = fit(model, optimizer, DataLoader(x, y, 50, rng=1), val_x, val_y, config, log=None)
+    total = 3 * 4
+    peak_at = 0.3 * total - 1  # OneCycleLR's warm-up ends at this step
+    expected = []
+    for b in range(total):
+        start, end, fraction = (
+            (0.01 / 25, 0.01, b / peak_at)
+            if b <= peak_at
+            else (0.01, 0.01 / 25 / 1e4, (b - peak_at) / (total - 1 - peak_at))
+        )
+        expected.append(end + (start - end) / 2 * (math.cos(math.pi * fraction) + 1))
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
+    assert [row["lr"] for row in state.history] == [rates[0], rates[4], rates[8]]
+
+
 def test_schedule_settings_are_checked():
     with pytest.raises(ValueError, match="warmup_epochs must be 0 with lr_schedule 'onecycle'"):
         TrainConfig(lr_schedule="onecycle", warmup_epochs=2)
