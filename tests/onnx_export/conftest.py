@@ -45,6 +45,11 @@ def trained_run(tmp_path_factory, fashion):
     config = TrainConfig(
         max_train_examples=4000, val_size=1000, batch_size=40, epochs=3, seed=7, download=False
     )
+    return train_quietly(config, run_dir, fashion)
+
+
+def train_quietly(config: TrainConfig, run_dir, fashion):
+    """`train_run` into `run_dir`, without log lines or pictures; returns `run_dir`."""
     with pytest.MonkeyPatch.context() as patch:  # no pictures: drawing them takes longer than the training
         for library in ("matplotlib", "graphviz"):
             patch.setitem(sys.modules, library, None)

@@ -5,8 +5,6 @@ a CNN run."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import onnx
 import pytest
@@ -18,9 +16,9 @@ from tensorgrad.cli.main import main as tensorgrad_main
 from tensorgrad.data import to_float32
 from tensorgrad.models import CNN
 from tensorgrad.onnx import UnsupportedOpError
-from tensorgrad.training import TrainConfig, load_trained_model, train_run
+from tensorgrad.training import TrainConfig, load_trained_model
 
-from .conftest import run_onnx
+from .conftest import run_onnx, train_quietly
 
 
 def exported_matches(fn, shape, tmp_path, batches=(1, 5), low=-2.0, high=2.0, dynamic_batch=True) -> list:
@@ -276,12 +274,7 @@ def trained_cnn_run(tmp_path_factory, fashion):
         seed=3,
         download=False,
     )
-    with pytest.MonkeyPatch.context() as patch:  # no pictures: drawing them takes longer than the training
-        for library in ("matplotlib", "graphviz"):
-            patch.setitem(sys.modules, library, None)
-        outcome = train_run(config, run_dir, dataset=fashion, log=lambda line: None, progress=False)
-    assert outcome.exit_code == 0
-    return run_dir
+    return train_quietly(config, run_dir, fashion)
 
 
 def test_tensorgrad_export_of_a_cnn_run_gives_its_logits(trained_cnn_run, fashion, tmp_path, capsys):
