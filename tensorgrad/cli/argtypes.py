@@ -7,6 +7,7 @@ import argparse
 import math
 import os
 import sys
+from pathlib import Path
 
 from ..data import DatasetError, DatasetNotFoundError, DownloadError, IDXError
 from ..files import describe_os_error
@@ -124,6 +125,16 @@ def _discard_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # no real file descriptor (stdout replaced, as in tests)
         pass
+
+
+def add_checkpoint_argument(parser) -> None:
+    """The positional `checkpoint`: a checkpoint file, or a run folder whose best.npz is meant."""
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help="a checkpoint (.npz), or a run folder (its best.npz is used)",
+    )
 
 
 def add_data_arguments(parser) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from ..training import evaluate_checkpoint
 from . import argtypes as types
@@ -16,12 +15,7 @@ def build_parser(prog: str = "tensorgrad-evaluate") -> argparse.ArgumentParser:
         prog=prog,
         description="Evaluate a checkpoint on the Fashion-MNIST test set (10,000 images).",
     )
-    parser.add_argument(
-        "checkpoint",
-        type=Path,
-        metavar="RUN_DIR_OR_CHECKPOINT",
-        help="a checkpoint (.npz), or a run folder (its best.npz is used)",
-    )
+    types.add_checkpoint_argument(parser)
     types.add_data_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser

@@ -28,12 +28,7 @@ def build_parser(prog: str = "tensorgrad-export") -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "checkpoint",
-        type=Path,
-        metavar="RUN_DIR_OR_CHECKPOINT",
-        help="a checkpoint (.npz), or a run folder (its best.npz is used)",
-    )
+    types.add_checkpoint_argument(parser)
     parser.add_argument("output", type=Path, metavar="OUTPUT.onnx", help="the ONNX file to write")
     parser.add_argument(
         "--opset",

@@ -28,12 +28,7 @@ def build_parser(prog: str = "tensorgrad-predict") -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "checkpoint",
-        type=Path,
-        metavar="CHECKPOINT",
-        help="a checkpoint (.npz), or a run folder (its best.npz is used)",
-    )
+    types.add_checkpoint_argument(parser)
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files to classify")
     parser.add_argument(
         "--invert",
