@@ -6,8 +6,8 @@
 
 (each line: the op, then the gradients of its two inputs given the gradient of its output). The NumPy
 kernels are in `windows`: one strided im2col copy and one matrix product per convolution; the input
-gradient is a product followed by kH*kW strided adds (col2im), the weight gradient one product with the
-forward's im2col matrix.
+gradient is kH*kW products, each followed by a strided add (col2im), the weight gradient one product with
+the forward's im2col matrix.
 """
 
 from __future__ import annotations

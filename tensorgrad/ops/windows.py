@@ -166,24 +166,31 @@ def conv2d(x: np.ndarray, weight: np.ndarray, geometry: Geometry, bias=None, col
 
 
 def conv2d_input(grad: np.ndarray, weight: np.ndarray, geometry: Geometry, input_shape: tuple) -> np.ndarray:
-    """The gradient of conv2d with respect to its input (a transposed convolution): col2im of grad @ W.T.
+    """The gradient of conv2d with respect to its input (a transposed convolution), col2im-style.
 
-    The window matrix product gives every window's share; adding the kH*kW slices back at their offsets
-    (one strided add per kernel position, none per pixel) sums the shares of overlapping windows.
+    Per group and kernel offset (p, q), one matrix product gives every window's share at that offset,
+    (N*Ho*Wo, O/g) @ (O/g, C/g), into a contiguous buffer, and one strided add puts it back at its place
+    (none per pixel). One product for all offsets at once, sliced afterwards, measured 1.6 times slower:
+    each slice of it is then a strided read.
     """
     n, c, h, w = input_shape
     g = geometry.groups
     (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
     (top, bottom), (left, right) = geometry.padding
-    _, _, ho, wo = grad.shape
-    shares = grouped_matmul(_grad_matrix(grad, g), weight_matrix(weight, g).transpose(0, 2, 1))
-    shares = shares.reshape(g, n, ho, wo, kh, kw, c // g).transpose(4, 5, 1, 2, 3, 0, 6)
+    _, o, ho, wo = grad.shape
     dtype = np.result_type(grad.dtype, weight.dtype)
+    rows = _grad_matrix(grad, g)  # (g, N*Ho*Wo, O/g)
+    # (g, kH, kW, O/g, C/g): the offset's weights as the right-hand side of the product
+    taps = weight.reshape(g, o // g, c // g, kh, kw).transpose(0, 3, 4, 1, 2).astype(dtype, copy=False)
     padded = np.zeros((n, h + top + bottom, w + left + right, g, c // g), dtype=dtype)
-    for p in range(kh):
-        rows = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
-        for q in range(kw):
-            padded[:, rows, q * dw : q * dw + sw * (wo - 1) + 1 : sw] += shares[p, q]
+    share = np.empty((n, ho, wo, c // g), dtype=dtype)
+    flat = share.reshape(n * ho * wo, c // g)
+    for group in range(g):  # groups and kernel offsets, not pixels
+        for p in range(kh):
+            rows_at = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
+            for q in range(kw):
+                np.matmul(rows[group], taps[group, p, q], out=flat)
+                padded[:, rows_at, q * dw : q * dw + sw * (wo - 1) + 1 : sw, group] += share
     inside = padded[:, top : top + h, left : left + w].reshape(n, h, w, c)
     return inside.transpose(0, 3, 1, 2)
 
@@ -261,6 +268,14 @@ def _overlapping(geometry: Geometry) -> bool:
     return any(s < d * (k - 1) + 1 for k, s, d in zip(geometry.kernel, geometry.stride, geometry.dilation))
 
 
+def _tiles(geometry: Geometry, padded_hw: tuple, out_hw: tuple) -> bool:
+    """True when the windows cover every element of the padded input exactly once."""
+    return all(
+        s == k and d == 1 and size == out * k
+        for k, s, d, size, out in zip(geometry.kernel, geometry.stride, geometry.dilation, padded_hw, out_hw)
+    )
+
+
 def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shape: tuple,
                    channels_last: bool = False) -> np.ndarray:  # fmt: skip
     """A zero (N, C, H, W) array with each grad[n, c, i, j] added at the element of window (i, j) that
@@ -273,13 +288,16 @@ def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shap
     n, c, h, w = input_shape
     (top, bottom), (left, right) = geometry.padding
     hp, wp = h + top + bottom, w + left + right
+    overlapping = _overlapping(geometry)
+    # windows that tile the input exactly (2x2 pooling with stride 2 of an even side) write every element
+    tiled = not overlapping and _tiles(geometry, (hp, wp), grad.shape[2:])
+    fresh = np.empty if tiled else np.zeros
     if channels_last:
-        padded = np.zeros((n, hp, wp, c), dtype=grad.dtype).transpose(0, 3, 1, 2)
+        padded = fresh((n, hp, wp, c), dtype=grad.dtype).transpose(0, 3, 1, 2)
         # the masks are channels-last too: a gradient in another order would make every pass a strided one
         grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     else:
-        padded = np.zeros((n, c, hp, wp), dtype=grad.dtype)
-    overlapping = _overlapping(geometry)
+        padded = fresh((n, c, hp, wp), dtype=grad.dtype)
     for mask, view in zip(masks, pool_windows(padded, geometry, grad.shape[2:])):
         if overlapping:
             view += grad * mask
