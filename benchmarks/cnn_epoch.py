@@ -27,6 +27,7 @@ from mlp_epoch import load_training_data, paired_ratio, ratio_range, run_epoch  
 
 from tensorgrad import functional as F
 from tensorgrad import optim
+from tensorgrad.memory import keep_freed_memory
 from tensorgrad.models import CNN
 
 LR = 1e-3
@@ -204,6 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument("--examples", type=int, default=60000, help="training examples to draw epochs from")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the tensorgrad commands do; it serves every implementation in the process
     if not 0 < args.limit <= 1:
         parser.error(f"--limit must be in (0, 1], got {args.limit}")
     try:

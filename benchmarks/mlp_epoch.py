@@ -23,6 +23,7 @@ import tracemalloc
 import numpy as np
 
 from tensorgrad import optim
+from tensorgrad.memory import keep_freed_memory
 from tensorgrad.models import MLP
 from tensorgrad.models.numpy_reference import HandwrittenMLPTrainer
 
@@ -260,6 +261,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the tensorgrad commands do; it serves every implementation in the process
 
     with_torch = not args.no_torch
     if with_torch:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..data import DatasetError, DatasetNotFoundError, DownloadError, IDXError
 from ..files import describe_os_error
+from ..memory import keep_freed_memory
 from ..optional import MissingDependencyError
 from ..training import CheckpointError, ImageError, RunError
 from ..training.models import ModelUnavailableError
@@ -102,8 +103,9 @@ def run_command(prog: str, body, data_dir: str | None = None) -> int:
 
     Bad files, missing data and file-system errors are one line on stderr (exit 1); Ctrl-C outside a training
     run prints "interrupted" (exit 130); a closed standard output (`| head`) ends the command quietly
-    (exit 141).
+    (exit 141). The allocator keeps freed memory for reuse (`tensorgrad.memory.keep_freed_memory`).
     """
+    keep_freed_memory()
     try:
         code = body()
         sys.stdout.flush()  # a closed pipe shows here, not at exit where it would print a traceback

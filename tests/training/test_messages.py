@@ -140,11 +140,12 @@ def test_run_command_reports_a_broken_pipe_as_141():
         sys.stdout = real_stdout
 
 
-def test_the_readme_results_table_is_what_its_script_prints():
+@pytest.mark.parametrize("command, epochs", [("", 40), (" --model cnn", 10)])
+def test_the_readme_results_table_is_what_its_script_prints(command, epochs):
     readme = (ROOT / "README.md").read_text()
-    assert "`.venv/bin/python scripts/results_table.py`" in readme
+    assert f"`.venv/bin/python scripts/results_table.py{command}`" in readme
     script = load_script("results_table.py")
-    header = script.HEADER.format(epochs=40)
+    header = script.HEADER.format(epochs=epochs)
     block = re.search(re.escape(header) + r"\n((?:\|.*\|\n)+)", readme)
     assert block, "README has no results table in the script's format"
     rows = []
@@ -161,6 +162,6 @@ def test_the_readme_results_table_is_what_its_script_prints():
             }
         )
     assert [row["seed"] for row in rows] == [0, 1, 2]
-    assert script.format_table(rows, 40) + "\n" == header + "\n" + block.group(1)
+    assert script.format_table(rows, epochs) + "\n" == header + "\n" + block.group(1)
     median = script.format_median(rows).rsplit(": ", 1)[1]
     assert f"test accuracy **{median}** (median over seeds 0, 1, 2)" in readme
