@@ -34,9 +34,9 @@ def page_faults(mode: str) -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tunes glibc's allocator, on Linux")
 def test_kept_memory_is_reused_without_page_faults():
-    pages = 4 * 5 * 16 * 1024 * 1024 // 4096
-    assert page_faults("default") > pages / 5  # blocks given back and faulted in afresh (8,176 here)
-    assert page_faults("keep") < pages / 100
+    block = 16 * 1024 * 1024 // 4096  # the pages of one temporary
+    assert page_faults("default") >= block  # blocks given back and faulted in afresh (8,176 here)
+    assert page_faults("keep") < block / 40
 
 
 def test_keep_freed_memory_reports_whether_it_could_tune(monkeypatch):
