@@ -12,6 +12,8 @@ To map a new op, write one function here:
     def conv2d(g, op, inputs, out):
         g.node("Conv", [v.name for v in inputs], out.name, strides=list(op.stride), pads=...)
 
+An op that is one ONNX node of its own kind, with no attributes, is one line of `ONE_NODE` instead.
+
 An op whose parameters a mapping cannot express raises `UnsupportedOpError` saying so, rather than writing
 a graph that computes something else.
 """
@@ -57,59 +59,40 @@ def _batched(g, x: Value) -> bool:
 
 
 # ----- element-wise
-@emitter(ops.Add)
-def add(g, op, inputs, out):
-    _same_dtype(g, "Add", inputs, out)
+#: ops that are one ONNX node of their own kind, inputs cast to the output's dtype (NumPy's promotion)
+ONE_NODE = {
+    ops.Add: "Add",
+    ops.Sub: "Sub",
+    ops.Mul: "Mul",
+    ops.Div: "Div",
+    ops.Pow: "Pow",
+    ops.Neg: "Neg",
+    ops.Exp: "Exp",
+    ops.Log: "Log",
+    ops.ReLU: "Relu",
+    ops.Tanh: "Tanh",
+    ops.Sigmoid: "Sigmoid",
+    ops.pointwise.Abs: "Abs",
+    ops.pointwise.Sqrt: "Sqrt",
+    ops.pointwise.Sin: "Sin",
+    ops.pointwise.Cos: "Cos",
+    ops.pointwise.Erf: "Erf",
+    ops.pointwise.Maximum: "Max",
+    ops.pointwise.Minimum: "Min",
+    ops.MatMul: "MatMul",
+}
 
 
-@emitter(ops.Sub)
-def sub(g, op, inputs, out):
-    _same_dtype(g, "Sub", inputs, out)
+def _one_node(op_type: str):
+    def emit(g, op, inputs, out):
+        _same_dtype(g, op_type, inputs, out)
+
+    emit.__name__ = emit.__qualname__ = op_type.lower()
+    return emit
 
 
-@emitter(ops.Mul)
-def mul(g, op, inputs, out):
-    _same_dtype(g, "Mul", inputs, out)
-
-
-@emitter(ops.Div)
-def div(g, op, inputs, out):
-    _same_dtype(g, "Div", inputs, out)
-
-
-@emitter(ops.Pow)
-def pow_(g, op, inputs, out):
-    _same_dtype(g, "Pow", inputs, out)
-
-
-@emitter(ops.Neg)
-def neg(g, op, inputs, out):
-    _same_dtype(g, "Neg", inputs, out)
-
-
-@emitter(ops.Exp)
-def exp(g, op, inputs, out):
-    _same_dtype(g, "Exp", inputs, out)
-
-
-@emitter(ops.Log)
-def log(g, op, inputs, out):
-    _same_dtype(g, "Log", inputs, out)
-
-
-@emitter(ops.ReLU)
-def relu(g, op, inputs, out):
-    _same_dtype(g, "Relu", inputs, out)
-
-
-@emitter(ops.Tanh)
-def tanh(g, op, inputs, out):
-    _same_dtype(g, "Tanh", inputs, out)
-
-
-@emitter(ops.Sigmoid)
-def sigmoid(g, op, inputs, out):
-    _same_dtype(g, "Sigmoid", inputs, out)
+for _op_class, _op_type in ONE_NODE.items():
+    EMITTERS[_op_class] = _one_node(_op_type)
 
 
 @emitter(ops.Cast)
@@ -123,16 +106,6 @@ def where(g, op, inputs, out):
     """The condition is the op's constant mask (as computed when the model ran), an initializer here."""
     a, b = (g.cast(value, out.dtype) for value in inputs)
     g.node("Where", [g.constant(np.asarray(op.condition, dtype=bool), "condition"), a, b], out.name)
-
-
-@emitter(ops.pointwise.Abs)
-def abs_(g, op, inputs, out):
-    _same_dtype(g, "Abs", inputs, out)
-
-
-@emitter(ops.pointwise.Sqrt)
-def sqrt(g, op, inputs, out):
-    _same_dtype(g, "Sqrt", inputs, out)
 
 
 @emitter(ops.pointwise.Rsqrt)
@@ -181,21 +154,6 @@ def expm1(g, op, inputs, out):
     g.node("Where", [near_zero, small, u_minus_1], out.name)
 
 
-@emitter(ops.pointwise.Sin)
-def sin(g, op, inputs, out):
-    _same_dtype(g, "Sin", inputs, out)
-
-
-@emitter(ops.pointwise.Cos)
-def cos(g, op, inputs, out):
-    _same_dtype(g, "Cos", inputs, out)
-
-
-@emitter(ops.pointwise.Erf)
-def erf(g, op, inputs, out):
-    _same_dtype(g, "Erf", inputs, out)
-
-
 @emitter(ops.pointwise.Clamp)
 def clamp(g, op, inputs, out):
     """Clip with its bounds in the tensor's dtype (a missing bound is an omitted input); as in PyTorch,
@@ -206,16 +164,6 @@ def clamp(g, op, inputs, out):
         for bound, name in ((op.low, "min"), (op.high, "max"))
     ]
     g.node("Clip", [g.cast(x, out.dtype), *bounds], out.name)
-
-
-@emitter(ops.pointwise.Maximum)
-def maximum(g, op, inputs, out):
-    _same_dtype(g, "Max", inputs, out)
-
-
-@emitter(ops.pointwise.Minimum)
-def minimum(g, op, inputs, out):
-    _same_dtype(g, "Min", inputs, out)
 
 
 # ----- activations
@@ -281,11 +229,6 @@ def softplus(g, op, inputs, out):
 
 
 # ----- matrix products
-@emitter(ops.MatMul)
-def matmul(g, op, inputs, out):
-    _same_dtype(g, "MatMul", inputs, out)
-
-
 @emitter(ops.Linear)
 def linear(g, op, inputs, out):
     """x @ weight.T + bias: one Gemm for a batch of rows, else MatMul by the transposed weight (+ Add)."""
