@@ -20,10 +20,15 @@ import json
 import platform
 import sys
 import time
-import tracemalloc
 
 import numpy as np
-from mlp_epoch import load_training_data, paired_ratio, ratio_range, run_epoch  # the script beside this one
+from mlp_epoch import (  # the script beside this one
+    load_training_data,
+    paired_ratio,
+    ratio_range,
+    run_epoch,
+    traced_peak_bytes,
+)
 
 from tensorgrad import functional as F
 from tensorgrad import optim
@@ -110,16 +115,9 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 5) -> float:
 
 
 def traced_step_peak_bytes(runner, x, y, batch_size, steps=3) -> int:
-    """Peak of NumPy/Python allocations during a few training steps (tracemalloc; blind to PyTorch)."""
-    runner.step(x[:batch_size], y[:batch_size])  # optimizer state exists before tracing starts
-    tracemalloc.start()
-    try:
-        for i in range(steps):
-            index = np.arange(i * batch_size, (i + 1) * batch_size) % len(x)
-            runner.step(x[index], y[index])
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    """Peak of NumPy/Python allocations during a few training steps, the optimizer's state made first."""
+    runner.step(x[:batch_size], y[:batch_size])
+    return traced_peak_bytes(runner, x, y, batch_size, steps)
 
 
 def benchmark(batch_sizes, epochs, data, limit=1.0, seed=0, chunks=2, examples=60000, log=print) -> dict:
