@@ -120,16 +120,9 @@ class Dropout(Module):
         return f"p={self.p}, inplace=False"  # PyTorch's text; tensorgrad never drops out in place
 
 
-class Dropout2d(Module):
+class Dropout2d(Dropout):
     """Channel dropout: each channel of each example is zeroed with probability `p` while training, the
     others scaled by 1 / (1 - p); the identity in eval mode. `rng` as for `Dropout`."""
-
-    def __init__(self, p: float = 0.5, rng=None):
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-        self.p = p
-        self.rng = rng
 
     def forward(self, x) -> Tensor:
         return F.dropout2d(_as_tensor(x), self.p, self.training, self.rng)
