@@ -16,6 +16,7 @@ from ..training.config import (
     MONITORS,
     NAN_POLICIES,
     OPTIMIZERS,
+    settings_over,
 )
 from . import argtypes as types
 
@@ -254,16 +255,14 @@ def config_from_flags(flags: dict) -> TrainConfig:
     A flag of one model's options with another `--model` is a ValueError naming both.
     """
     flags = dict(flags)
-    settings = dict(PRESETS[flags.pop("preset")]) if "preset" in flags else {}
-    if "optimizer" in flags and "lr" not in flags:
-        settings.pop("lr", None)  # a preset's lr belongs to its optimizer; another one gets its own default
-    model = flags.get("model", settings.get("model", TrainConfig.model))
+    preset = PRESETS[flags.pop("preset")] if "preset" in flags else {}
+    model = flags.get("model", preset.get("model", TrainConfig.model))
     for owner, names in MODEL_FLAGS.items():
         given = [name for name in names if name in flags]
         if given and owner != model:
             raise ValueError(f"{_flag(given[0])} is an option of --model {owner}, not of --model {model}")
     cnn = {name[len("cnn_") :]: flags.pop(name) for name in MODEL_FLAGS["cnn"] if name in flags}
-    settings.update(flags)
+    settings = settings_over(preset, flags)
     if cnn:
         settings["cnn"] = {**TrainConfig().cnn.to_dict(), **settings.get("cnn", {}), **cnn}
     if settings.get("patience") == 0:

@@ -45,6 +45,16 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def settings_over(defaults: dict, settings: dict) -> dict:
+    """`settings` over `defaults` (a preset's, a model's). A rate in `defaults` belongs to their optimizer:
+    `settings` that name an optimizer without a rate drop it, so that optimizer gets its own default."""
+    merged = dict(defaults)
+    if "optimizer" in settings and "lr" not in settings:
+        merged.pop("lr", None)
+    merged.update(settings)
+    return merged
+
+
 @dataclass(frozen=True)
 class CNNOptions:
     """The options of the convolutional model (`model="cnn"`), its section "cnn" of the config.

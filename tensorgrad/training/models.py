@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import NUM_CLASSES, TrainConfig
+from .config import NUM_CLASSES, TrainConfig, settings_over
 
 #: the images of Fashion-MNIST as a model that takes images sees them: (channels, height, width)
 IMAGE_SHAPE = (1, 28, 28)
@@ -150,10 +150,7 @@ def config_for(model: str = "mlp", **settings) -> TrainConfig:
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {tuple(MODELS)}, not {model!r}")
-    defaults = dict(MODELS[model].defaults)
-    if "optimizer" in settings and "lr" not in settings:
-        defaults.pop("lr", None)  # a default rate belongs to its optimizer; another one gets its own
-    return TrainConfig(**{**defaults, "model": model, **settings})
+    return TrainConfig(**settings_over(MODELS[model].defaults, {**settings, "model": model}))
 
 
 def register_model(name: str, entry: ModelEntry) -> None:
