@@ -290,8 +290,7 @@ def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shap
     hp, wp = h + top + bottom, w + left + right
     overlapping = _overlapping(geometry)
     # windows that tile the input exactly (2x2 pooling with stride 2 of an even side) write every element
-    tiled = not overlapping and _tiles(geometry, (hp, wp), grad.shape[2:])
-    fresh = np.empty if tiled else np.zeros
+    fresh = np.empty if _tiles(geometry, (hp, wp), grad.shape[2:]) else np.zeros
     if channels_last:
         padded = fresh((n, hp, wp, c), dtype=grad.dtype).transpose(0, 3, 1, 2)
         # the masks are channels-last too: a gradient in another order would make every pass a strided one
