@@ -27,6 +27,7 @@ from mlp_epoch import (  # the script beside this one
     paired_ratio,
     ratio_range,
     run_epoch,
+    timed_turns,
     traced_peak_bytes,
 )
 
@@ -134,13 +135,7 @@ def benchmark(batch_sizes, epochs, data, limit=1.0, seed=0, chunks=2, examples=6
             run_epoch(runner, x, y, np.arange(len(x))[: 5 * batch_size], batch_size)
         for epoch in range(epochs):
             order = order_rng.permutation(len(x))[:steps_in_epoch]
-            steps = -(-len(order) // batch_size)
-            bounds = [round(steps * k / chunks) * batch_size for k in range(chunks + 1)]
-            elapsed = dict.fromkeys(times, 0.0)
-            for k, (start, stop) in enumerate(zip(bounds, bounds[1:])):
-                turn = epoch * chunks + k  # rotate who goes first (threads may still spin after a turn)
-                for runner in runners[turn % 2 :] + runners[: turn % 2]:
-                    elapsed[runner.name] += run_epoch(runner, x, y, order[start:stop], batch_size)
+            elapsed = timed_turns(runners, x, y, order, batch_size, chunks, epoch)
             for name, seconds in elapsed.items():
                 times[name].append(seconds)
             log(

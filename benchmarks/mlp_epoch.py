@@ -109,6 +109,22 @@ def run_epoch(runner, x, y, order, batch_size) -> float:
     return time.perf_counter() - start
 
 
+def timed_turns(runners, x, y, order, batch_size, chunks, epoch) -> dict:
+    """One epoch over `order` for each runner, in `chunks` slices the runners take turns at; {name: seconds}.
+
+    Who goes first rotates: an implementation's threads may still spin after its turn (OpenMP, OpenBLAS)
+    and slow whoever follows, so each should follow each other equally often.
+    """
+    steps = -(-len(order) // batch_size)
+    bounds = [round(steps * k / chunks) * batch_size for k in range(chunks + 1)]
+    elapsed = {runner.name: 0.0 for runner in runners}
+    for k, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+        turn = (epoch * chunks + k) % len(runners)
+        for runner in runners[turn:] + runners[:turn]:
+            elapsed[runner.name] += run_epoch(runner, x, y, order[start:stop], batch_size)
+    return elapsed
+
+
 def traced_peak_bytes(runner, x, y, batch_size, steps=30) -> int:
     """Peak of NumPy/Python allocations over a few steps (tracemalloc; blind to PyTorch's allocator)."""
     tracemalloc.start()
@@ -182,16 +198,7 @@ def benchmark(batch_sizes, epochs, data, with_torch, seed=0, chunks=1, examples=
             run_epoch(runner, x, y, np.arange(len(x))[: 20 * batch_size], batch_size)
         for epoch in range(epochs):
             order = order_rng.permutation(len(x))
-            # Each epoch may be run in `chunks` slices, the implementations taking turns slice by slice.
-            steps = -(-len(order) // batch_size)
-            bounds = [round(steps * k / chunks) * batch_size for k in range(chunks + 1)]
-            elapsed = dict.fromkeys(times, 0.0)
-            for k, (start, stop) in enumerate(zip(bounds, bounds[1:])):
-                # Rotate who goes first: an implementation's threads may still spin after its turn (OpenMP,
-                # OpenBLAS) and slow whoever follows, so each should follow each other equally often.
-                turn = epoch * chunks + k
-                for runner in runners[turn % len(runners) :] + runners[: turn % len(runners)]:
-                    elapsed[runner.name] += run_epoch(runner, x, y, order[start:stop], batch_size)
+            elapsed = timed_turns(runners, x, y, order, batch_size, chunks, epoch)
             for name, seconds in elapsed.items():
                 times[name].append(seconds)
             log(
