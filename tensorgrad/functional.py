@@ -23,15 +23,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
     `rng` is a `np.random.Generator` (or an int seed; None uses `tg.random`'s default generator).
     """
     as_input(x, "dropout")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-    if not training or p == 0.0:
-        return x
-    data = x.data
-    dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
-    mask = _make(dropout_mask(data.shape, p, rng, dtype))
-    mask.name = f"dropout mask (p={p:g})"
-    return x * mask
+    return _masked(x, x.shape, p, training, rng, "dropout")
 
 
 def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
@@ -43,14 +35,18 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Ten
     as_input(x, "dropout2d")
     if x.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected a (N, C, H, W) or (N, C, L) input, got shape {x.shape}")
+    return _masked(x, x.shape[:2] + (1,) * (x.ndim - 2), p, training, rng, "dropout2d")
+
+
+def _masked(x: Tensor, mask_shape: tuple, p: float, training: bool, rng, kind: str) -> Tensor:
+    """x times a dropout mask of `mask_shape` (broadcast over x), or x itself when not training or p = 0."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    data = x.data
-    dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
-    mask = _make(dropout_mask(data.shape[:2] + (1,) * (data.ndim - 2), p, rng, dtype))
-    mask.name = f"dropout2d mask (p={p:g})"
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    mask = _make(dropout_mask(mask_shape, p, rng, dtype))
+    mask.name = f"{kind} mask (p={p:g})"
     return x * mask
 
 
