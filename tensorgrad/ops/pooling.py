@@ -86,7 +86,7 @@ class MaxPool2d(Op):
     def backward(self, grad, x, out):
         # which element was each window's maximum is piecewise constant: a constant to any order
         values = constant(x)
-        masks = windows.max_pool2d_masks(values, constant(out), self.geometry)
+        masks = windows.max_pool2d_choice(values, constant(out), self.geometry)
         channels_last = values.transpose(0, 2, 3, 1).flags.c_contiguous
         return window_scatter(grad, masks, self.geometry, x.shape, channels_last)
 
@@ -96,8 +96,8 @@ class MaxPool2d(Op):
 
 @register("window_scatter", method=False, function=False)
 class WindowScatter(Op):
-    """max_pool2d's input gradient: grad put at the element of each window that `masks` pick (constant
-    boolean masks, one per kernel offset)."""
+    """max_pool2d's input gradient: grad put at the element of each window that `masks` pick (constant:
+    boolean masks, one per kernel offset, or one `windows.TiledMask` when the windows tile the input)."""
 
     __slots__ = ("channels_last", "geometry", "input_shape", "masks")
     name = "window_scatter"

@@ -235,11 +235,42 @@ def pad_nchw(x: np.ndarray, padding, fill) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
 
 
+def tiled_windows(x: np.ndarray, geometry: Geometry):
+    """x (N, C, H, W) as a (N, C, Ho, kH, Wo, kW) view, axes 3 and 5 running over each window, when the
+    windows tile x exactly (no padding or dilation, stride = kernel, sides divisible by it); else None.
+
+    A view of any memory order: channels-last x stays channels-last, and a window's rows stay runs of
+    kW*C (channels-last) or kW (channels-first) contiguous numbers.
+    """
+    if geometry.padded or not _tiles(geometry, x.shape[2:], geometry.output_size(*x.shape[2:])):
+        return None
+    n, c, h, w = x.shape
+    (kh, kw), (bn, bc, bh, bw) = geometry.kernel, x.strides
+    return as_strided(
+        x, shape=(n, c, h // kh, kh, w // kw, kw), strides=(bn, bc, bh * kh, bh, bw * kw, bw), writeable=False
+    )
+
+
 def max_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
     """Max pooling; the padding is -inf, so it never wins over a real number (NaN propagates)."""
+    tiles = tiled_windows(x, geometry)
+    if tiles is not None:
+        # the rows of each window first: in channels-last memory that is a maximum of long contiguous runs
+        # (W*C numbers), and it halves what the strided maximum over the columns then reads
+        rows = _maximum_of(tiles[:, :, :, p] for p in range(tiles.shape[3]))
+        return _maximum_of(rows[..., q] for q in range(tiles.shape[5]))
     out_hw = geometry.output_size(*x.shape[2:])
-    views = pool_windows(pad_nchw(x, geometry.padding, -np.inf), geometry, out_hw)
-    best = next(views).copy(order="K")  # keeps a channels-last input channels-last
+    return _maximum_of(pool_windows(pad_nchw(x, geometry.padding, -np.inf), geometry, out_hw))
+
+
+def _maximum_of(views) -> np.ndarray:
+    """The element-wise maximum of an iterable of arrays, in the memory order of the first (a channels-last
+    input stays channels-last)."""
+    views = iter(views)
+    first, second = next(views), next(views, None)
+    if second is None:
+        return first.copy(order="K")
+    best = np.maximum(first, second)
     for view in views:
         np.maximum(best, view, out=best)
     return best
@@ -261,6 +292,44 @@ def max_pool2d_masks(x: np.ndarray, out: np.ndarray, geometry: Geometry) -> list
         taken |= mask
         masks.append(mask)
     return masks
+
+
+class TiledMask(NamedTuple):
+    """Which element of each window max pooling took, when the windows tile the input: a boolean array of
+    the input's shape and memory order, True at one element per window (`max_pool2d_choice` makes it)."""
+
+    mask: np.ndarray
+
+
+def max_pool2d_choice(x: np.ndarray, out: np.ndarray, geometry: Geometry):
+    """Which element each output of max pooling took: a `TiledMask` when the windows tile x, else the
+    per-offset masks of `max_pool2d_masks`. Either is what `window_scatter` and `window_gather` take.
+
+    Tiling windows need one comparison of x with its window's maximum, two passes over x, where the
+    per-offset masks take three passes over the output per kernel offset; the first maximum of a window in
+    row-major order is kept of a tie, as PyTorch's CPU kernel does.
+    """
+    tiles = tiled_windows(x, geometry)
+    if tiles is None:
+        return max_pool2d_masks(x, out, geometry)
+    mask = np.empty_like(x, dtype=np.bool_)  # x's memory order
+    picks = _writable_tiles(mask, geometry)
+    np.equal(tiles, out[:, :, :, None, :, None], out=picks)
+    # one match in every window, unless there are ties (or a NaN window, which matches nothing)
+    if np.count_nonzero(mask) != out.size or np.isnan(out).any():
+        taken = np.zeros(out.shape, dtype=np.bool_)
+        for p in range(picks.shape[3]):
+            for q in range(picks.shape[5]):
+                pick = picks[:, :, :, p, :, q]
+                np.greater(pick, taken, out=pick)  # pick and not taken: an earlier element matched
+                taken |= pick
+    return TiledMask(mask)
+
+
+def _writable_tiles(x: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """tiled_windows(x, geometry), writable: for arrays made to be written through it."""
+    tiles = tiled_windows(x, geometry)
+    return as_strided(x, shape=tiles.shape, strides=tiles.strides)
 
 
 def _overlapping(geometry: Geometry) -> bool:
@@ -285,6 +354,8 @@ def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shap
     `channels_last` lays the result out in memory as the pooling's input was, so that the backward of the
     layer below (a ReLU's mask, a batch norm) meets two arrays of one memory order.
     """
+    if isinstance(masks, TiledMask):
+        return _tiled_scatter(grad, masks.mask, geometry)
     n, c, h, w = input_shape
     (top, bottom), (left, right) = geometry.padding
     hp, wp = h + top + bottom, w + left + right
@@ -305,8 +376,23 @@ def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shap
     return padded[:, :, top : top + h, left : left + w]
 
 
+def _tiled_scatter(grad: np.ndarray, mask: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """window_scatter for a TiledMask: each window's gradient where its mask is True, in the mask's memory
+    order; one pass, since tiling windows write every element once."""
+    if mask.transpose(0, 2, 3, 1).flags.c_contiguous:  # a channels-last mask reads a channels-last gradient
+        grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    out = np.empty_like(mask, dtype=grad.dtype)
+    np.multiply(
+        grad[:, :, :, None, :, None], tiled_windows(mask, geometry), out=_writable_tiles(out, geometry)
+    )
+    return out
+
+
 def window_gather(x: np.ndarray, masks: list, geometry: Geometry) -> np.ndarray:
     """x (N, C, H, W) at the element of each window that `masks` pick: window_scatter's adjoint."""
+    if isinstance(masks, TiledMask):
+        picked = np.where(masks.mask, x, np.zeros((), dtype=x.dtype))
+        return tiled_windows(picked, geometry).sum(axis=(3, 5))
     views = pool_windows(pad_nchw(x, geometry.padding, 0), geometry, masks[0].shape[2:])
     out = np.zeros(masks[0].shape, dtype=x.dtype)
     for mask, view in zip(masks, views):

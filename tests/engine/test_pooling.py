@@ -21,6 +21,9 @@ MAX_CASES = [
     ((1, 2, 9, 7), (3, 2), (2, 1), (1, 1), 1),
     ((1, 2, 9, 9), 3, 2, 1, 2),
     ((3, 5, 5), 2, 1, 1, 1),
+    # windows that tile the input (another kernel than 2x2 and one of a single row)
+    ((2, 3, 6, 9), 3, None, 0, 1),
+    ((2, 2, 4, 6), (2, 1), None, 0, 1),
 ]
 AVG_CASES = [case[:4] for case in MAX_CASES]
 
@@ -86,11 +89,42 @@ def test_max_pool2d_propagates_nan_and_pads_with_minus_infinity():
     np.testing.assert_array_equal(out.data, expected.numpy())
 
 
-def test_window_scatter_and_gather_are_adjoint_and_differentiable(rng):
-    geometry = pool_geometry("max_pool2d", 3, 2, 1)
-    x = distinct(rng, (1, 2, 5, 5), requires_grad=False)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("kernel", [2, 3, (1, 2)])
+def test_tiled_windows_choose_as_the_per_offset_masks_do(kernel, channels_last, rng):
+    # ties on a coarse grid, a NaN window (no element is its maximum) and a window of -inf
+    geometry = pool_geometry("max_pool2d", kernel, None, 0)
+    shape = (3, 4, 6, 12)
+    x = np.round(rng.standard_normal(shape)).astype(np.float32)
+    x[0, 0, 0, 0], x[1, 2, :3, :3] = np.nan, -np.inf
+    if channels_last:  # the memory order of a convolution's output
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    out = windows.max_pool2d(x, geometry)
+    choice = windows.max_pool2d_choice(x, out, geometry)
+    assert isinstance(choice, windows.TiledMask)
+    masks = windows.max_pool2d_masks(x, out, geometry)
+    grad = rng.standard_normal(out.shape).astype(np.float32)
+    scattered = windows.window_scatter(grad, choice, geometry, x.shape)
+    np.testing.assert_array_equal(scattered, windows.window_scatter(grad, masks, geometry, x.shape))
+    assert scattered.transpose(0, 2, 3, 1).flags.c_contiguous == channels_last
+    y = np.nan_to_num(x, nan=0.0, neginf=0.0)
+    np.testing.assert_array_equal(
+        windows.window_gather(y, choice, geometry), windows.window_gather(y, masks, geometry)
+    )
+
+
+def test_max_pool2d_of_a_channels_last_input_matches_torch(rng):
+    data = np.round(rng.standard_normal((2, 6, 6, 3)))  # ties in many windows
+    x = tg.tensor(np.ascontiguousarray(data).transpose(0, 3, 1, 2), requires_grad=True)
+    check_against_torch(F.max_pool2d, torch.nn.functional.max_pool2d, x, rng, 2)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "size"), [(3, 2, 1, 5), (2, None, 0, 6)])
+def test_window_scatter_and_gather_are_adjoint_and_differentiable(kernel, stride, padding, size, rng):
+    geometry = pool_geometry("max_pool2d", kernel, stride, padding)  # per-offset masks, and a TiledMask
+    x = distinct(rng, (1, 2, size, size), requires_grad=False)
     out = windows.max_pool2d(x.data, geometry)
-    masks = windows.max_pool2d_masks(x.data, out, geometry)
+    masks = windows.max_pool2d_choice(x.data, out, geometry)
     g, y = normal(rng, out.shape), normal(rng, x.shape)
     scattered = tg.autograd.apply(OPS["window_scatter"](masks, geometry, x.shape), g)
     gathered = tg.autograd.apply(OPS["window_gather"](masks, geometry), y)
