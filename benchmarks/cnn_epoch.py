@@ -35,6 +35,7 @@ from tensorgrad import functional as F
 from tensorgrad import optim
 from tensorgrad.memory import keep_freed_memory
 from tensorgrad.models import CNN
+from tensorgrad.parallel import get_num_threads, set_num_threads
 
 LR = 1e-3
 IMAGE = (1, 28, 28)
@@ -143,7 +144,12 @@ def benchmark(batch_sizes, epochs, data, limit=1.0, seed=0, chunks=2, examples=6
                 + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
             )
         medians = {name: float(np.median(t)) for name, t in times.items()}
+        threads = get_num_threads()
+        set_num_threads(
+            1
+        )  # the peak of BLAS on all its threads, not on the one tensorgrad's kernels leave it
         gflops = matmul_peak_gflops()
+        set_num_threads(threads)
         lower_bound = conv_flops_per_epoch(steps_in_epoch) / (gflops * 1e9)
         results[batch_size] = {
             "examples_per_epoch": steps_in_epoch,
@@ -196,6 +202,9 @@ def main(argv=None) -> int:
     parser.add_argument("--chunks", type=int, default=4, help="turns each implementation takes per epoch")
     parser.add_argument("--data", choices=("fashion-mnist", "synthetic"), default="fashion-mnist")
     parser.add_argument("--examples", type=int, default=60000, help="training examples to draw epochs from")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads of each: torch.set_num_threads, tg.set_num_threads"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
     keep_freed_memory()  # as the tensorgrad commands do; it serves every implementation in the process
@@ -208,13 +217,19 @@ def main(argv=None) -> int:
             "cnn_epoch: PyTorch is needed for the comparison (scripts/setup.sh installs it)", file=sys.stderr
         )
         return 1
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    set_num_threads(args.threads)  # tensorgrad's kernels on as many threads, NumPy's BLAS on one meanwhile
     results = benchmark(
         args.batch_sizes, args.epochs, args.data, args.limit, chunks=args.chunks, examples=args.examples
     )
     print_table(results)
     if args.json:
-        meta = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
+        meta = {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+            "threads": args.threads,
+        }
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=2)
     return 0

@@ -3,6 +3,8 @@
 - tqdm: progress bars (without it, a plain text line stands in): `pip install tensorgrad[train]`
 - matplotlib: a training run's `curves.png` and `confusion.png`: `pip install tensorgrad[train]`
 - Pillow: reading image files (`tensorgrad predict`): `pip install tensorgrad[train]`
+- threadpoolctl: holding NumPy's BLAS to one thread while tensorgrad's kernels run on several
+  (`tensorgrad.parallel.set_num_threads`): `pip install tensorgrad[train]`
 - graphviz: `tensorgrad.viz.draw_graph`, a run's `graph.svg`: `pip install tensorgrad[viz]` (also in `train`)
 - onnx: `tensorgrad.onnx.export` (`tensorgrad export`): `pip install tensorgrad[onnx]`
 """
@@ -14,7 +16,14 @@ import importlib.util
 import sys
 
 #: the extra that installs each optional library (by import name)
-EXTRAS = {"tqdm": "train", "matplotlib": "train", "PIL": "train", "graphviz": "viz", "onnx": "onnx"}
+EXTRAS = {
+    "tqdm": "train",
+    "matplotlib": "train",
+    "PIL": "train",
+    "threadpoolctl": "train",
+    "graphviz": "viz",
+    "onnx": "onnx",
+}
 #: the name to install each one by, where it differs from the import name
 PACKAGE_NAMES = {"PIL": "Pillow"}
 

@@ -5,9 +5,10 @@
     conv2d_weight(x, g)  -> dW   gradients: conv2d_input(g, gW), conv2d(x, gW)
 
 (each line: the op, then the gradients of its two inputs given the gradient of its output). The NumPy
-kernels are in `windows`: one strided im2col copy and one matrix product per convolution; the input
-gradient is kH*kW products, each followed by a strided add (col2im), the weight gradient one product with
-the forward's im2col matrix.
+kernels are in `windows`, each run slice by slice of the batch on every core (`tensorgrad.parallel`): a
+convolution is one strided im2col copy and one matrix product per slice; the input gradient kH*kW
+products, each followed by a strided add (col2im); the weight gradient one product per slice with the
+slice's im2col matrix made again.
 """
 
 from __future__ import annotations
@@ -116,13 +117,12 @@ class Conv2d(Op):
         return out.reshape(out.shape[1:]) if unbatched else out
 
     def forward(self, x, weight, bias=None):
-        out, self.saved = windows.conv2d(x, weight, self.geometry, bias)
-        return out
+        return windows.conv2d(x, weight, self.geometry, bias)
 
     def backward(self, grad, x, weight, *bias, out):
         needs = self.needs_grad
         grad_x = conv2d_input(grad, weight, self.geometry, x.shape) if needs[0] else None
-        grad_w = conv2d_weight(x, grad, self.geometry, weight.shape, cols=self.saved) if needs[1] else None
+        grad_w = conv2d_weight(x, grad, self.geometry, weight.shape) if needs[1] else None
         if not bias:
             return grad_x, grad_w
         return grad_x, grad_w, (grad.sum(axis=(0, 2, 3)) if needs[2] else None)

@@ -158,7 +158,7 @@ def conv2d(x, weight, geometry):
     """The convolution of x (N, C, H, W) with weight (O, C/groups, kH, kW), no bias (see `ops.convolution`)."""
     if isinstance(x, Tensor) or isinstance(weight, Tensor):
         return engine.apply(OPS["conv2d"](geometry), *_tensors(x, weight))
-    return windows.conv2d(x, weight, geometry)[0]
+    return windows.conv2d(x, weight, geometry)
 
 
 def conv2d_input(grad, weight, geometry, input_shape: tuple):
@@ -168,12 +168,11 @@ def conv2d_input(grad, weight, geometry, input_shape: tuple):
     return windows.conv2d_input(grad, weight, geometry, input_shape)
 
 
-def conv2d_weight(x, grad, geometry, weight_shape: tuple, cols=None):
-    """conv2d's gradient with respect to its weight. On ndarrays `cols`, the forward's im2col matrix of
-    `x` when it kept it, saves computing it again (Tensors ignore it: the same numbers, recorded)."""
+def conv2d_weight(x, grad, geometry, weight_shape: tuple):
+    """conv2d's gradient with respect to its weight, of shape `weight_shape`."""
     if isinstance(x, Tensor) or isinstance(grad, Tensor):
         return engine.apply(OPS["conv2d_weight"](geometry, weight_shape), *_tensors(x, grad))
-    return windows.conv2d_weight(x, grad, geometry, weight_shape, cols)
+    return windows.conv2d_weight(x, grad, geometry, weight_shape)
 
 
 def avg_pool2d(x, geometry):

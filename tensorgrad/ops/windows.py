@@ -18,6 +18,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import parallel
+
 
 def pair(value, name: str) -> tuple:
     """An int or a pair of ints as a pair (PyTorch's `_pair`), each checked to be an int."""
@@ -119,20 +121,6 @@ def _grad_matrix(grad: np.ndarray, groups: int) -> np.ndarray:
     return rows.transpose(1, 0, 2)
 
 
-def grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(G, m, k) @ (G, k, n) -> (G, m, n), as one 2-D product per group.
-
-    NumPy's stacked matmul is no substitute: on a stack of one with these shapes it measured up to 40
-    times slower than the same 2-D product.
-    """
-    if a.shape[0] == 1:
-        return np.matmul(a[0], b[0])[None]
-    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a.dtype, b.dtype))
-    for group in range(a.shape[0]):  # groups, not pixels: a handful of large products
-        np.matmul(a[group], b[group], out=out[group])
-    return out
-
-
 def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a.T @ b for a (k, m) and b (k, n) that share a long k (the pixels of a batch), as (m, n).
 
@@ -153,25 +141,39 @@ def _to_nchw(product: np.ndarray, n: int, ho: int, wo: int) -> np.ndarray:
     return product.reshape(g, n, ho, wo, og).transpose(1, 0, 4, 2, 3).reshape(n, g * og, ho, wo)
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, geometry: Geometry, bias=None, cols=None):
-    """The convolution (cross-correlation, as PyTorch's) and the im2col matrix it used (for the backward)."""
-    n = x.shape[0]
+def conv2d(x: np.ndarray, weight: np.ndarray, geometry: Geometry, bias=None) -> np.ndarray:
+    """The convolution (cross-correlation, as PyTorch's).
+
+    Slice by slice of the batch (`parallel.over_batch`): each slice's im2col matrix meets the weights in
+    one product per group, written straight into its rows of the output, while the matrix is in cache.
+    """
+    n, g = x.shape[0], geometry.groups
     ho, wo = geometry.output_size(x.shape[2], x.shape[3])
-    if cols is None:
-        cols = im2col(x, geometry)
-    product = grouped_matmul(cols, weight_matrix(weight, geometry.groups))
-    if bias is not None:
-        product += bias.reshape(geometry.groups, 1, -1).astype(product.dtype, copy=False)
-    return _to_nchw(product, n, ho, wo), cols
+    weights = weight_matrix(weight, g)  # (g, kH*kW*C/g, O/g)
+    dtype = np.result_type(x.dtype, weight.dtype)
+    product = np.empty((g, n * ho * wo, weights.shape[2]), dtype=dtype)
+    shift = None if bias is None else bias.reshape(g, 1, -1).astype(dtype, copy=False)
+    pixels = ho * wo
+
+    def rows(start, stop):
+        cols = im2col(x[start:stop], geometry)
+        for group in range(g):  # groups, not pixels: a handful of large products
+            out = product[group, start * pixels : stop * pixels]
+            np.matmul(cols[group], weights[group], out=out)
+            if shift is not None:
+                out += shift[group]
+
+    parallel.over_batch(rows, n, pixels * (weights.shape[1] * g + weights.shape[2] * g) * dtype.itemsize)
+    return _to_nchw(product, n, ho, wo)
 
 
 def conv2d_input(grad: np.ndarray, weight: np.ndarray, geometry: Geometry, input_shape: tuple) -> np.ndarray:
     """The gradient of conv2d with respect to its input (a transposed convolution), col2im-style.
 
-    Per group and kernel offset (p, q), one matrix product gives every window's share at that offset,
-    (N*Ho*Wo, O/g) @ (O/g, C/g), into a contiguous buffer, and one strided add puts it back at its place
-    (none per pixel). One product for all offsets at once, sliced afterwards, measured 1.6 times slower:
-    each slice of it is then a strided read.
+    Per slice of the batch, group and kernel offset (p, q), one matrix product gives every window's share
+    at that offset, (N*Ho*Wo, O/g) @ (O/g, C/g), into a contiguous buffer, and one strided add puts it back
+    at its place (none per pixel). One product for all offsets at once, sliced afterwards, measured 1.6
+    times slower: each slice of it is then a strided read.
     """
     n, c, h, w = input_shape
     g = geometry.groups
@@ -179,37 +181,45 @@ def conv2d_input(grad: np.ndarray, weight: np.ndarray, geometry: Geometry, input
     (top, bottom), (left, right) = geometry.padding
     _, o, ho, wo = grad.shape
     dtype = np.result_type(grad.dtype, weight.dtype)
-    rows = _grad_matrix(grad, g)  # (g, N*Ho*Wo, O/g)
     # (g, kH, kW, O/g, C/g): the offset's weights as the right-hand side of the product
-    taps = weight.reshape(g, o // g, c // g, kh, kw).transpose(0, 3, 4, 1, 2).astype(dtype, copy=False)
-    padded = np.zeros((n, h + top + bottom, w + left + right, g, c // g), dtype=dtype)
-    share = np.empty((n, ho, wo, c // g), dtype=dtype)
-    flat = share.reshape(n * ho * wo, c // g)
-    for group in range(g):  # groups and kernel offsets, not pixels
-        for p in range(kh):
-            rows_at = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
-            for q in range(kw):
-                np.matmul(rows[group], taps[group, p, q], out=flat)
-                padded[:, rows_at, q * dw : q * dw + sw * (wo - 1) + 1 : sw, group] += share
+    taps = np.ascontiguousarray(
+        weight.reshape(g, o // g, c // g, kh, kw).transpose(0, 3, 4, 1, 2), dtype=dtype
+    )
+    padded = np.empty((n, h + top + bottom, w + left + right, g, c // g), dtype=dtype)
+
+    def shares(start, stop):
+        rows = _grad_matrix(grad[start:stop], g)  # (g, B*Ho*Wo, O/g)
+        target = padded[start:stop]
+        target[...] = 0
+        share = np.empty((stop - start, ho, wo, c // g), dtype=dtype)
+        flat = share.reshape(-1, c // g)
+        for group in range(g):  # groups and kernel offsets, not pixels
+            for p in range(kh):
+                rows_at = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
+                for q in range(kw):
+                    np.matmul(rows[group], taps[group, p, q], out=flat)
+                    target[:, rows_at, q * dw : q * dw + sw * (wo - 1) + 1 : sw, group] += share
+
+    parallel.over_batch(shares, n, (ho * wo * (o + c) + padded[0].size) * dtype.itemsize)
     inside = padded[:, top : top + h, left : left + w].reshape(n, h, w, c)
     return inside.transpose(0, 3, 1, 2)
 
 
-def conv2d_weight(
-    x: np.ndarray, grad: np.ndarray, geometry: Geometry, weight_shape: tuple, cols=None
-) -> np.ndarray:
-    """The gradient of conv2d with respect to its weight: im2col(x).T @ grad, one product per group.
-
-    `cols` is the forward's im2col matrix of `x`, when it kept it: the same numbers, without a second copy.
-    """
-    if cols is None:
-        cols = im2col(x, geometry)
+def conv2d_weight(x: np.ndarray, grad: np.ndarray, geometry: Geometry, weight_shape: tuple) -> np.ndarray:
+    """The gradient of conv2d with respect to its weight: im2col(x).T @ grad, one product per group, summed
+    over the slices of the batch (each slice's im2col matrix made again, in cache, rather than kept)."""
     g = geometry.groups
-    grad_rows = _grad_matrix(grad, g)
-    product = np.empty((g, cols.shape[2], grad_rows.shape[2]), dtype=np.result_type(cols.dtype, grad.dtype))
-    for group in range(g):  # groups, not pixels
-        product[group] = transposed_product(cols[group], grad_rows[group])
     o, cg, kh, kw = weight_shape
+    ho, wo = grad.shape[2:]
+    dtype = np.result_type(x.dtype, grad.dtype)
+
+    def partial(start, stop):
+        cols = im2col(x[start:stop], geometry)
+        grad_rows = _grad_matrix(grad[start:stop], g)
+        return [transposed_product(cols[group], grad_rows[group]) for group in range(g)]
+
+    parts = parallel.over_batch(partial, x.shape[0], ho * wo * (kh * kw * cg + o // g) * g * dtype.itemsize)
+    product = np.stack([sum(part[group] for part in parts) for group in range(g)]).astype(dtype, copy=False)
     return product.reshape(g, kh, kw, cg, o // g).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
 
 
@@ -252,25 +262,47 @@ def tiled_windows(x: np.ndarray, geometry: Geometry):
 
 
 def max_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """Max pooling; the padding is -inf, so it never wins over a real number (NaN propagates)."""
+    """Max pooling; the padding is -inf, so it never wins over a real number (NaN propagates).
+
+    The output keeps x's memory order (channels-last stays channels-last); run slice by slice of the batch.
+    """
+    n, c = x.shape[:2]
+    out = empty_in_order_of(x, (n, c, *geometry.output_size(*x.shape[2:])), x.dtype)
     tiles = tiled_windows(x, geometry)
-    if tiles is not None:
-        # the rows of each window first: in channels-last memory that is a maximum of long contiguous runs
-        # (W*C numbers), and it halves what the strided maximum over the columns then reads
-        rows = _maximum_of(tiles[:, :, :, p] for p in range(tiles.shape[3]))
-        return _maximum_of(rows[..., q] for q in range(tiles.shape[5]))
-    out_hw = geometry.output_size(*x.shape[2:])
-    return _maximum_of(pool_windows(pad_nchw(x, geometry.padding, -np.inf), geometry, out_hw))
+
+    def pool(start, stop):
+        if tiles is not None:
+            # the rows of each window first: in channels-last memory a maximum of long contiguous runs (W*C
+            # numbers), which halves what the strided maximum over the columns then reads
+            rows = _maximum_of(tiles[start:stop, :, :, p] for p in range(tiles.shape[3]))
+            _maximum_of((rows[..., q] for q in range(tiles.shape[5])), out=out[start:stop])
+        else:
+            padded = pad_nchw(x[start:stop], geometry.padding, -np.inf)
+            _maximum_of(pool_windows(padded, geometry, out.shape[2:]), out=out[start:stop])
+
+    parallel.over_batch(pool, n, (x[0].size + out[0].size) * x.itemsize)
+    return out
 
 
-def _maximum_of(views) -> np.ndarray:
-    """The element-wise maximum of an iterable of arrays, in the memory order of the first (a channels-last
-    input stays channels-last)."""
+def empty_in_order_of(like: np.ndarray, shape: tuple, dtype) -> np.ndarray:
+    """An empty (N, C, H, W) array of `shape`, channels-last in memory if `like` (N, C, ...) is."""
+    if like.shape[1] > 1 and like.transpose(0, 2, 3, 1).flags.c_contiguous:
+        n, c, h, w = shape
+        return np.empty((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
+    return np.empty(shape, dtype=dtype)
+
+
+def _maximum_of(views, out=None) -> np.ndarray:
+    """The element-wise maximum of an iterable of arrays, into `out` or into a new array in the memory order
+    of the first."""
     views = iter(views)
     first, second = next(views), next(views, None)
     if second is None:
-        return first.copy(order="K")
-    best = np.maximum(first, second)
+        if out is None:
+            return first.copy(order="K")
+        np.copyto(out, first)
+        return out
+    best = np.maximum(first, second, out=out)
     for view in views:
         np.maximum(best, view, out=best)
     return best
@@ -313,16 +345,20 @@ def max_pool2d_choice(x: np.ndarray, out: np.ndarray, geometry: Geometry):
     if tiles is None:
         return max_pool2d_masks(x, out, geometry)
     mask = np.empty_like(x, dtype=np.bool_)  # x's memory order
-    picks = _writable_tiles(mask, geometry)
-    np.equal(tiles, out[:, :, :, None, :, None], out=picks)
-    # one match in every window, unless there are ties (or a NaN window, which matches nothing)
-    if np.count_nonzero(mask) != out.size or np.isnan(out).any():
-        taken = np.zeros(out.shape, dtype=np.bool_)
-        for p in range(picks.shape[3]):
-            for q in range(picks.shape[5]):
-                pick = picks[:, :, :, p, :, q]
-                np.greater(pick, taken, out=pick)  # pick and not taken: an earlier element matched
-                taken |= pick
+
+    def choose(start, stop):
+        picks, best = _writable_tiles(mask[start:stop], geometry), out[start:stop]
+        np.equal(tiles[start:stop], best[:, :, :, None, :, None], out=picks)
+        # one match in every window, unless there are ties (or a NaN window, which matches nothing)
+        if np.count_nonzero(mask[start:stop]) != best.size or np.isnan(best).any():
+            taken = np.zeros(best.shape, dtype=np.bool_)
+            for p in range(picks.shape[3]):
+                for q in range(picks.shape[5]):
+                    pick = picks[:, :, :, p, :, q]
+                    np.greater(pick, taken, out=pick)  # pick and not taken: an earlier element matched
+                    taken |= pick
+
+    parallel.over_batch(choose, x.shape[0], x[0].size * (x.itemsize + 1))
     return TiledMask(mask)
 
 
@@ -382,9 +418,14 @@ def _tiled_scatter(grad: np.ndarray, mask: np.ndarray, geometry: Geometry) -> np
     if mask.transpose(0, 2, 3, 1).flags.c_contiguous:  # a channels-last mask reads a channels-last gradient
         grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     out = np.empty_like(mask, dtype=grad.dtype)
-    np.multiply(
-        grad[:, :, :, None, :, None], tiled_windows(mask, geometry), out=_writable_tiles(out, geometry)
-    )
+
+    def scatter(start, stop):
+        picks = tiled_windows(mask[start:stop], geometry)
+        np.multiply(
+            grad[start:stop, :, :, None, :, None], picks, out=_writable_tiles(out[start:stop], geometry)
+        )
+
+    parallel.over_batch(scatter, mask.shape[0], mask[0].size * (grad.itemsize + 1))
     return out
 
 

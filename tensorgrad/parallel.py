@@ -1,0 +1,109 @@
+"""Parallelism inside an op: a kernel run on slices of its batch axis, on threads of tensorgrad's own.
+
+Convolution, pooling and batch norm run slice by slice of the batch (`over_batch`), each slice small
+enough to stay in a core's cache between the passes of a kernel (an im2col copy, its product, a strided
+add), which alone makes them faster. With `set_num_threads(n)`, n > 1, the slices also run on n threads
+at once: NumPy lets go of the GIL inside its loops and BLAS calls, so the element-wise passes, which NumPy
+runs on one core, use all n. NumPy's BLAS is then held to one thread (through threadpoolctl): its idle
+threads spin for about a tenth of a second after each product, and on a two-core machine such a spinning
+thread takes half of the core that one of ours needs. The products outside these kernels (a Linear
+layer's) then run on one thread: worth it for a convnet, not for an MLP, which is why it is a setting,
+off by default (`tensorgrad-train --model cnn` turns it on).
+
+The slices depend on the batch size and the bytes of an item only, never on the number of threads, so
+the results are the same numbers with any `set_num_threads`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from .optional import require
+
+#: bytes of the arrays one slice works on: small enough for a core's cache
+SLICE_BYTES = 1 << 21
+#: work below this many bytes in all is one slice (the thread hand-over costs tens of microseconds)
+SERIAL_BYTES = 1 << 19
+
+_local = threading.local()  # `inside`: this thread is running slices (a kernel in a kernel runs serially)
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_threads = 1
+_blas_limit = None  # threadpoolctl's limiter that holds BLAS at one thread, while _threads > 1
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def get_num_threads() -> int:
+    """The threads tensorgrad's kernels run their slices on (1 unless `set_num_threads` said otherwise)."""
+    return _threads
+
+
+def set_num_threads(threads: int) -> None:
+    """Run convolution, pooling and batch norm on `threads` threads, NumPy's BLAS on one meanwhile (see the
+    module's docstring); 1 (the default) runs every slice on the calling thread and gives BLAS back its
+    own threads. Needs threadpoolctl for more than one (`pip install tensorgrad[train]`)."""
+    global _threads, _pool, _blas_limit
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {threads!r}")
+    with _lock:
+        if threads > 1 and _blas_limit is None:
+            threadpoolctl = require("threadpoolctl", "running tensorgrad's kernels on several threads")
+            _blas_limit = threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+        elif threads == 1 and _blas_limit is not None:
+            _blas_limit.restore_original_limits()
+            _blas_limit = None
+        if _pool is not None and threads != _threads:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _threads = threads
+
+
+def slices(n: int, item_bytes: int) -> list:
+    """[start, stop) ranges that cut range(n) into slices of about SLICE_BYTES (one, for little work)."""
+    if n * item_bytes <= SERIAL_BYTES:
+        return [(0, n)]
+    size = max(1, min(n, SLICE_BYTES // max(1, item_bytes)))
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def over_batch(kernel, n: int, item_bytes: int) -> list:
+    """kernel(start, stop) for each slice of `slices(n, item_bytes)`, on up to `get_num_threads()` threads;
+    returns their results in the order of the slices (a sum of them is the same on any number of threads).
+
+    Each thread takes a run of consecutive slices; the kernels must write disjoint parts of their outputs.
+    """
+    parts = slices(n, item_bytes)
+    threads = min(_threads, len(parts))
+    if threads == 1 or getattr(_local, "inside", False):
+        return [kernel(start, stop) for start, stop in parts]
+    runs = [parts[i * len(parts) // threads : (i + 1) * len(parts) // threads] for i in range(threads)]
+    futures = [_executor().submit(_run, kernel, run) for run in runs[1:]]
+    results = _run(kernel, runs[0])  # the calling thread takes the first run
+    for future in futures:
+        results += future.result()
+    return results
+
+
+def _run(kernel, parts: list) -> list:
+    _local.inside = True
+    try:
+        return [kernel(start, stop) for start, stop in parts]
+    finally:
+        _local.inside = False
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="tensorgrad")
+        return _pool
