@@ -16,6 +16,7 @@ the results are the same numbers with any `set_num_threads`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +66,17 @@ def set_num_threads(threads: int) -> None:
             _pool.shutdown(wait=True)
             _pool = None
         _threads = threads
+
+
+@contextlib.contextmanager
+def num_threads(threads: int):
+    """`set_num_threads(threads)` for the body of a with statement, the number before it restored after."""
+    previous = _threads
+    set_num_threads(threads)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
 
 
 def slices(n: int, item_bytes: int) -> list:

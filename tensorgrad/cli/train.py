@@ -34,8 +34,8 @@ confusion.png and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 b
 (the message says what was kept and how to resume), 141 standard output closed.
 """
 
-#: flags that may accompany --resume: where the data lives is not part of the run
-RESUME_FLAGS = {"data_dir", "download"}
+#: flags that may accompany --resume: where the data lives and how many threads work are not part of the run
+RESUME_FLAGS = {"data_dir", "download", "threads"}
 #: the flags of each model's options, by model (each is refused with another --model)
 MODEL_FLAGS = {
     "mlp": ("hidden", "activation", "keep_prob"),
@@ -211,6 +211,14 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         help="train on the first N training examples only (quick tests)",
     )
 
+    data.add_argument(
+        "--threads",
+        type=types.positive_int,
+        metavar="N",
+        help="run tensorgrad's convolution, pooling and batch-norm kernels on N threads, BLAS on one "
+        "meanwhile (default: one per core for --model cnn; for mlp 1, BLAS on its own threads)",
+    )
+
     run = parser.add_argument_group("run folder")
     run.add_argument(
         "--out",
@@ -294,6 +302,7 @@ def main(argv=None, prog: str = "tensorgrad-train") -> int:
                 Path(resume),
                 data_dir=flags.get("data_dir"),
                 download=flags.get("download"),
+                threads=flags.get("threads"),
                 log=log,
                 progress=progress,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import parallel
 from ..autograd.engine import apply
 from ..tensor import Tensor, _make
 from .base import Op
@@ -36,17 +37,31 @@ class BatchNormalize(Op):
         self.eps = eps
 
     def forward(self, x, weight=None, bias=None):
-        count = x.size // x.shape[1]
-        mean = x.mean(axis=self.axes, keepdims=True)
-        centered = x - mean
-        var = channel_sum_of_product(centered, centered, self.axes) / np.asarray(count, dtype=x.dtype)
+        # slice by slice of the batch (`tensorgrad.parallel`): the sums, then the centred values and their
+        # squares' sums, then the scaling, each pass over a slice while it is in cache
+        count, item = x.size // x.shape[1], 2 * x[0].size * x.itemsize
+        axes, shape = self.axes, (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        divide = np.asarray(count, dtype=x.dtype)
+        mean = _sum_over(lambda s, e: x[s:e].sum(axis=axes), x, item).reshape(shape) / divide
+        xhat = np.empty_like(x)
+
+        def center(s, e):
+            np.subtract(x[s:e], mean, out=xhat[s:e])
+            return channel_sum_of_product(xhat[s:e], xhat[s:e], axes)
+
+        var = _sum_over(center, x, item) / divide
         invstd = 1.0 / np.sqrt(var + np.asarray(self.eps, dtype=var.dtype))
-        centered *= invstd
-        self.saved = (mean, var, invstd, centered)
-        if weight is None:
-            return centered
-        out = centered * weight.reshape(invstd.shape)
-        out += bias.reshape(invstd.shape)
+        out = xhat if weight is None else np.empty_like(x)
+        scale, shift = (None, None) if weight is None else (weight.reshape(shape), bias.reshape(shape))
+
+        def normalize(s, e):
+            xhat[s:e] *= invstd
+            if scale is not None:
+                np.multiply(xhat[s:e], scale, out=out[s:e])
+                out[s:e] += shift
+
+        parallel.over_batch(normalize, x.shape[0], item)
+        self.saved = (mean, var, invstd, xhat)
         return out
 
     def backward(self, grad, x, *affine, out):
@@ -55,12 +70,17 @@ class BatchNormalize(Op):
         invstd = batch_invstd(x, self.axes, self.eps, cache=self.saved[2])
         xhat = batch_normalized(x, self.axes, self.eps, cache=self.saved[3]) if affine else out
         count = float(x.size // x.shape[1])
-        sum_grad = grad.sum(axis=self.axes, keepdims=True)
-        sum_grad_xhat = channel_sum_of_product(grad, xhat, self.axes)
         scale = invstd * affine[0].reshape(invstd.shape) if affine else invstd
-        grad_x = None
-        if self.needs_grad[0]:
-            grad_x = (grad - sum_grad / count - xhat * (sum_grad_xhat / count)) * scale
+        if all(
+            isinstance(v, np.ndarray) for v in (grad, xhat, scale)
+        ):  # first order: the formula below, sliced
+            sum_grad, sum_grad_xhat, grad_x = _input_grad(grad, xhat, scale, self.axes, self.needs_grad[0])
+        else:
+            sum_grad = grad.sum(axis=self.axes, keepdims=True)
+            sum_grad_xhat = channel_sum_of_product(grad, xhat, self.axes)
+            grad_x = None
+            if self.needs_grad[0]:
+                grad_x = (grad - sum_grad / count - xhat * (sum_grad_xhat / count)) * scale
         if not affine:
             return grad_x
         channels = (x.shape[1],)
@@ -72,6 +92,44 @@ class BatchNormalize(Op):
 
     def describe(self):
         return f"batch_normalize (eps={self.eps:g})"
+
+
+def _sum_over(partial, x: np.ndarray, item_bytes: int):
+    """The sum of `partial(start, stop)` over the slices of x's batch (`parallel.over_batch`)."""
+    parts = parallel.over_batch(partial, x.shape[0], item_bytes)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def _input_grad(grad, xhat, scale, axes: tuple, needed: bool) -> tuple:
+    """Batch norm's backward on ndarrays, slice by slice: sum(grad), sum(grad * xhat) (the bias's and the
+    weight's gradients, dims kept) and (grad - mean(grad) - xhat * mean(grad * xhat)) * scale (or None)."""
+    count = np.asarray(grad.size // grad.shape[1], dtype=grad.dtype)
+    item = 2 * grad[0].size * grad.itemsize
+    shape = (1, grad.shape[1]) + (1,) * (grad.ndim - 2)
+
+    def sums(s, e):
+        return np.stack(
+            [grad[s:e].sum(axis=axes), channel_sum_of_product(grad[s:e], xhat[s:e], axes).ravel()]
+        )
+
+    sum_grad, sum_grad_xhat = (total.reshape(shape) for total in _sum_over(sums, grad, item))
+    if not needed:
+        return sum_grad, sum_grad_xhat, None
+    grad_x = np.empty_like(grad)
+    mean_grad, mean_grad_xhat = sum_grad / count, sum_grad_xhat / count
+
+    def input_grad(s, e):
+        part = grad_x[s:e]
+        np.multiply(xhat[s:e], mean_grad_xhat, out=part)
+        np.subtract(grad[s:e], part, out=part)
+        part -= mean_grad
+        part *= scale
+
+    parallel.over_batch(input_grad, grad.shape[0], item)
+    return sum_grad, sum_grad_xhat, grad_x
 
 
 @register("batch_norm_running", method=False, function=False)

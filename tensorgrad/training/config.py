@@ -95,6 +95,10 @@ class TrainConfig:
     `augment` names the augmentations of the training batches (`AUGMENTATIONS`), `label_smoothing` is
     cross-entropy's, and `ema_decay` (None: off) keeps an exponential moving average of the weights, which
     is what is evaluated, kept as the best weights and tested.
+
+    `threads` runs tensorgrad's convolution, pooling and batch-norm kernels on that many threads
+    (`tensorgrad.parallel`); None leaves it to the model (`ModelEntry.own_threads`: one per core for the
+    CNN; BLAS's own threads for the MLP).
     """
 
     # the model, and the MLP's options
@@ -125,6 +129,8 @@ class TrainConfig:
     # data and reproducibility
     max_train_examples: int | None = None
     seed: int = 0
+    # how many threads run the kernels is not part of the run either: the numbers are the same
+    threads: int | None = field(default=None, compare=False)
     data_dir: str | None = field(default=None, compare=False)  # where the data lives is not part of the run
     download: bool = field(default=True, compare=False)
 
@@ -176,6 +182,10 @@ def _problems(config: TrainConfig) -> list[str]:
         if not ok:
             problems.append(message)
 
+    check(
+        config.threads is None or (isinstance(config.threads, int) and config.threads >= 1),
+        f"threads must be a positive int or None, got {config.threads!r}",
+    )
     check(
         len(config.hidden) >= 1 and all(w >= 1 for w in config.hidden),
         f"hidden must be one or more widths >= 1, got {config.hidden}",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import parallel
 from .config import NUM_CLASSES, TrainConfig, settings_over
 
 #: the images of Fashion-MNIST as a model that takes images sees them: (channels, height, width)
@@ -34,7 +35,9 @@ class ModelEntry:
     `rng`, a Generator or a seed); `state(config)` the state dict it will have, without building it;
     `describe(config)` its options in a few words, for messages; `module`, if set, the module `build`
     imports (checked by `require`); `defaults`, the training settings the model starts from where they
-    differ from `TrainConfig`'s (a preset and explicit settings override them, see `config_for`)."""
+    differ from `TrainConfig`'s (a preset and explicit settings override them, see `config_for`);
+    `own_threads`, whether its training runs tensorgrad's kernels on a thread per core, BLAS on one
+    (`tensorgrad.parallel`: worth it for convolutions, not for a network of matrix products alone)."""
 
     build: Callable[[TrainConfig, np.random.Generator | int | None], object]
     state: Callable[[TrainConfig], StateSpec]
@@ -42,6 +45,7 @@ class ModelEntry:
     summary: str
     module: str | None = None
     defaults: dict = field(default_factory=dict)
+    own_threads: bool = False
 
     def require(self, name: str) -> None:
         """Raise `ModelUnavailableError` if this model's module cannot be imported."""
@@ -138,8 +142,17 @@ MODELS: dict[str, ModelEntry] = {
         "(--channels, --cnn-hidden, --cnn-dropout)",
         module="tensorgrad.models.cnn",
         defaults=CNN_DEFAULTS,
+        own_threads=True,
     ),
 }
+
+
+def kernel_threads(config: TrainConfig) -> int:
+    """The threads `config`'s run gives tensorgrad's kernels: `config.threads`, else one per core for a
+    model with `own_threads` and 1 for the others."""
+    if config.threads is not None:
+        return config.threads
+    return parallel.cores() if model_entry(config.model).own_threads else 1
 
 
 def config_for(model: str = "mlp", **settings) -> TrainConfig:

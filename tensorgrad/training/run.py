@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import parallel
 from ..data import FASHION_MNIST_CLASSES, DataLoader, to_float32, train_val_split
 from ..files import (
     LOCK_FILE,
@@ -50,7 +51,7 @@ from .config import NUM_CLASSES, TrainConfig
 from .ema import ModelEMA
 from .loop import EarlyStopping, NonFiniteLossError, TrainState, evaluate, fit, training_loss
 from .metrics import confusion_matrix, per_class_accuracy
-from .models import IMAGE_SHAPE, model_entry
+from .models import IMAGE_SHAPE, kernel_threads, model_entry
 from .plots import plot_confusion, plot_curves, save_training_graph
 
 CONFIG_FILE = "config.json"
@@ -184,6 +185,7 @@ def resume_run(
     *,
     data_dir: str | None = None,
     download: bool | None = None,
+    threads: int | None = None,
     dataset=None,
     log: Callable[[str], None] = print,
     progress: bool | None = None,
@@ -191,7 +193,8 @@ def resume_run(
 ) -> RunOutcome:
     """Continue the run in `run_dir` from its `last.npz`, exactly as if it had never stopped.
 
-    The settings come from the checkpoint; only where the data lives (`data_dir`, `download`) may change.
+    The settings come from the checkpoint; only where the data lives (`data_dir`, `download`) and the
+    threads the kernels run on (`threads`) may change.
     A run that had already finished is not trained further: its results and pictures are written again.
     Temporary files left by a killed process are removed first.
     """
@@ -206,7 +209,7 @@ def resume_run(
                 + ", ".join(p.name for p in stale))  # fmt: skip
         if not (run_dir / LAST_CHECKPOINT).exists():
             raise RunError(f"cannot resume {run_dir}: it has no {LAST_CHECKPOINT}")
-        changes = {"data_dir": data_dir, "download": download}
+        changes = {"data_dir": data_dir, "download": download, "threads": threads}
         changes = {key: value for key, value in changes.items() if value is not None}
         return _Run(run_dir, None, changes, dataset, log, progress, on_step).execute()
 
@@ -282,6 +285,10 @@ class _Run:
 
     def _execute(self) -> RunOutcome:
         self._set_up()
+        with parallel.num_threads(kernel_threads(self.config)):
+            return self._train_and_finish()
+
+    def _train_and_finish(self) -> RunOutcome:
         self.skipped_pictures = _note_missing_picture_libraries(self.log)
         if GRAPH_FILE not in self.skipped_pictures and not self.path(GRAPH_FILE).exists():
             self._draw_graph()

@@ -155,3 +155,33 @@ def test_max_pool2d_in_one_image_slices_on_two_threads_matches_torch(
     np.testing.assert_array_equal(out.data, expected.detach().numpy())
     # overlapping windows add an element's gradients in another order than torch
     np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (5, 4), (4, 3, 7)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_in_one_image_slices_on_two_threads_matches_torch(
+    shape, affine, rng, one_image_slices, threads
+):
+    data = rng.standard_normal(shape) * 3 + 1
+    if len(shape) == 4:  # the memory order of a convolution's output
+        data = np.ascontiguousarray(data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    weight, bias = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    threads(2)
+    x = tg.tensor(data, requires_grad=True)
+    params = [tg.tensor(weight, requires_grad=True), tg.tensor(bias, requires_grad=True)] if affine else []
+    running = [np.zeros(shape[1]), np.ones(shape[1])]
+    out = F.batch_norm(x, *running, *(params or [None, None]), training=True)
+    grad = rng.standard_normal(shape)
+    out.backward(grad)
+    xt = torch.tensor(np.ascontiguousarray(data), requires_grad=True)
+    params_t = (
+        [torch.tensor(weight, requires_grad=True), torch.tensor(bias, requires_grad=True)] if affine else []
+    )
+    running_t = [torch.zeros(shape[1], dtype=torch.float64), torch.ones(shape[1], dtype=torch.float64)]
+    expected = torch.nn.functional.batch_norm(xt, *running_t, *(params_t or [None, None]), training=True)
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for mine, theirs in zip([x, *params], [xt, *params_t]):
+        np.testing.assert_allclose(mine.grad.data, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for mine, theirs in zip(running, running_t):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-12, atol=1e-12)
