@@ -1,11 +1,12 @@
-"""Time a training epoch of a small CNN in tensorgrad and in PyTorch (CPU, 2 threads), interleaved.
+"""Time a training epoch of a small CNN in tensorgrad and in PyTorch (CPU, 2 threads each), interleaved.
 
     python benchmarks/cnn_epoch.py --limit 0.1                 # batch 128 and 32, a tenth of an epoch each
     python benchmarks/cnn_epoch.py --batch-sizes 128 --epochs 3 --json results.json
 
-The network is `models.CNN`'s default: conv 1->32 3x3 pad 1, BN, ReLU, max pool 2; conv 32->64 3x3 pad 1,
-BN, ReLU, max pool 2; flatten; linear 3136->128, ReLU, dropout 0.3; linear 128->10; softmax cross-entropy,
+The network is `models.CNN`'s default: conv 1->32 3x3 pad 1, max pool 2, BN, ReLU; conv 32->64 3x3 pad 1,
+max pool 2, BN, ReLU; flatten; linear 3136->128, ReLU, dropout 0.3; linear 128->10; softmax cross-entropy,
 Adam, float32, on Fashion-MNIST's training images (or synthetic data of that shape with --data synthetic).
+`--threads` (default 2) is given to torch.set_num_threads and to tensorgrad's `set_num_threads`.
 Both start from the same weights (tensorgrad's state dict loaded into the torch.nn.Sequential) and see the
 same batches in the same order; they take turns `--chunks` times an epoch, the order rotating, and each
 ratio is the median of the epoch-by-epoch ratios. Also reported: the share of the epoch the convolutions'

@@ -14,6 +14,7 @@ from .factories import ones, randn, tensor, zeros
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops.registry import FUNCTIONS as _FUNCTIONS
+from .parallel import get_num_threads, set_num_threads
 from .random import manual_seed
 from .tensor import Tensor
 
@@ -43,6 +44,7 @@ __all__ = [
     "enable_grad",
     "func",
     "functional",
+    "get_num_threads",
     "gradcheck",
     "gradgradcheck",
     "is_grad_enabled",
@@ -57,6 +59,7 @@ __all__ = [
     "randn",
     "random",
     "set_grad_enabled",
+    "set_num_threads",
     "tensor",
     "training",
     "viz",

@@ -94,7 +94,18 @@ def over_batch(kernel, n: int, item_bytes: int) -> list:
     Each thread takes a run of consecutive slices; the kernels must write disjoint parts of their outputs.
     """
     parts = slices(n, item_bytes)
-    threads = min(_threads, len(parts))
+    return _spread(kernel, parts, min(_threads, len(parts)))
+
+
+def elementwise(kernel, n: int, item_bytes: int) -> None:
+    """kernel(start, stop) on one piece of range(n) per thread (the whole range on one thread, or for
+    little work): for element-wise kernels, whose numbers do not depend on where the range is cut."""
+    threads = _threads if n * item_bytes > SERIAL_BYTES else 1
+    _spread(kernel, [(n * i // threads, n * (i + 1) // threads) for i in range(threads)], threads)
+
+
+def _spread(kernel, parts: list, threads: int) -> list:
+    """The kernel on `parts`, a run of consecutive ones per thread; the results in the order of `parts`."""
     if threads == 1 or getattr(_local, "inside", False):
         return [kernel(start, stop) for start, stop in parts]
     runs = [parts[i * len(parts) // threads : (i + 1) * len(parts) // threads] for i in range(threads)]

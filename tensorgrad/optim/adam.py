@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..parallel import elementwise
 from .optimizer import Optimizer
 
 
@@ -82,20 +83,30 @@ class Adam(Optimizer):
                 param *= 1 - lr * weight_decay
             else:
                 grad = grad + weight_decay * param
-        # In place with one scratch buffer: ten passes over the parameters, no allocation.
-        grad_sum *= beta1
-        grad_sum += grad
-        grad_sq_sum *= beta2
-        grad_sq_sum += np.multiply(grad, grad, out=scratch)
         # With m = (1 - b1) S and v = (1 - b2) Q, PyTorch's step is
         #   lr (1 - b1) / (1 - b1^t) * S / (r sqrt(Q) + eps),  r = sqrt((1 - b2) / (1 - b2^t))
         # = [lr (1 - b1) / ((1 - b1^t) r)] * S / (sqrt(Q) + eps / r)
         r = math.sqrt((1 - beta2) / (1 - beta2**step))
-        denom = np.sqrt(grad_sq_sum, out=scratch)
-        denom += eps / r
-        update = np.divide(grad_sum, denom, out=scratch)
-        update *= lr * (1 - beta1) / ((1 - beta1**step) * r)
-        param -= update
+        scale = lr * (1 - beta1) / ((1 - beta1**step) * r)
+
+        def adam(start, stop):  # in place with one scratch buffer: ten passes, no allocation
+            g, s, q, room = (
+                grad[start:stop],
+                grad_sum[start:stop],
+                grad_sq_sum[start:stop],
+                scratch[start:stop],
+            )
+            s *= beta1
+            s += g
+            q *= beta2
+            q += np.multiply(g, g, out=room)
+            denom = np.sqrt(q, out=room)
+            denom += eps / r
+            update = np.divide(s, denom, out=room)
+            update *= scale
+            param[start:stop] -= update
+
+        elementwise(adam, param.size, 5 * param.itemsize)
 
     def _match_betas(self, part, indices, betas):
         """Rescale the decayed sums of parameters `indices` that were last updated with other betas."""

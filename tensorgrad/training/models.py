@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import parallel
+from ..optional import is_available
 from .config import NUM_CLASSES, TrainConfig, settings_over
 
 #: the images of Fashion-MNIST as a model that takes images sees them: (channels, height, width)
@@ -149,10 +150,13 @@ MODELS: dict[str, ModelEntry] = {
 
 def kernel_threads(config: TrainConfig) -> int:
     """The threads `config`'s run gives tensorgrad's kernels: `config.threads`, else one per core for a
-    model with `own_threads` and 1 for the others."""
+    model with `own_threads` (where threadpoolctl, which holds BLAS meanwhile, is installed) and 1 for the
+    others."""
     if config.threads is not None:
         return config.threads
-    return parallel.cores() if model_entry(config.model).own_threads else 1
+    if model_entry(config.model).own_threads and is_available("threadpoolctl"):
+        return parallel.cores()
+    return 1
 
 
 def config_for(model: str = "mlp", **settings) -> TrainConfig:

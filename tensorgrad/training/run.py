@@ -285,7 +285,11 @@ class _Run:
 
     def _execute(self) -> RunOutcome:
         self._set_up()
-        with parallel.num_threads(kernel_threads(self.config)):
+        threads = kernel_threads(self.config)
+        if threads == 1 and self.config.threads is None and model_entry(self.config.model).own_threads:
+            self.log("note: the kernels run on one thread: threadpoolctl is not installed "
+                     "(pip install tensorgrad[train] installs it)")  # fmt: skip
+        with parallel.num_threads(threads):
             return self._train_and_finish()
 
     def _train_and_finish(self) -> RunOutcome:

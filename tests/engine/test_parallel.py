@@ -185,3 +185,36 @@ def test_batch_norm_in_one_image_slices_on_two_threads_matches_torch(
         np.testing.assert_allclose(mine.grad.data, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
     for mine, theirs in zip(running, running_t):
         np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_elementwise_cuts_the_range_into_one_piece_per_thread_and_keeps_small_work_whole(
+    threads, monkeypatch
+):
+    monkeypatch.setattr(parallel, "SERIAL_BYTES", 100)
+    pieces = []
+    threads(3)
+    parallel.elementwise(lambda start, stop: pieces.append((start, stop)), 10, 20)
+    assert sorted(pieces) == [(0, 3), (3, 6), (6, 10)]
+    pieces.clear()
+    parallel.elementwise(lambda start, stop: pieces.append((start, stop)), 10, 10)  # 100 bytes in all
+    assert pieces == [(0, 10)]
+
+
+def test_adam_on_two_threads_takes_the_same_steps_as_on_one(rng, threads, monkeypatch):
+    monkeypatch.setattr(parallel, "SERIAL_BYTES", 0)
+    start = [rng.standard_normal((30, 7)).astype(np.float32), rng.standard_normal(11).astype(np.float32)]
+    grads = [[rng.standard_normal(p.shape).astype(np.float32) for p in start] for _ in range(3)]
+    results = []
+    for count in (1, 2):
+        threads(count)
+        params = [tg.nn.Parameter(p.copy()) for p in start]
+        optimizer = tg.optim.Adam(params, lr=0.1, weight_decay=0.01)
+        for step in grads:
+            optimizer.zero_grad()
+            for p, g in zip(params, step):
+                p.grad = tg.tensor(g)
+            optimizer.step()
+        results.append([p.data.copy() for p in params])
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+    assert not np.array_equal(results[0][0], start[0])

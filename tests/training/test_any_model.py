@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from PIL import Image
 
 import tensorgrad as tg
 import tensorgrad.functional as F
+from tensorgrad import parallel
 from tensorgrad.cli import evaluate as evaluate_cli
 from tensorgrad.cli import predict as predict_cli
 from tensorgrad.cli import train as train_cli
@@ -37,6 +39,7 @@ from tensorgrad.training import (
 )
 from tensorgrad.training import checkpoint as ckpt
 from tensorgrad.training.builders import expected_state
+from tensorgrad.training.models import kernel_threads
 from tensorgrad.training.run import as_images
 
 from . import image_model
@@ -168,6 +171,40 @@ def probe_run_flags(run_dir, *extra) -> list[str]:
 
 
 REGULARIZED = ["--augment", "crop,flip,erase", "--label-smoothing", "0.1", "--ema", "0.9"]
+
+
+def test_the_kernels_threads_are_the_models_choice_or_the_flags_and_may_change_on_resume(
+    tmp_path, monkeypatch, capsys
+):
+    assert kernel_threads(TrainConfig()) == 1  # the MLP: BLAS keeps its own threads
+    assert kernel_threads(TrainConfig(model="cnn")) == parallel.cores()
+    assert kernel_threads(TrainConfig(model="cnn", threads=3)) == 3
+    assert TrainConfig(threads=3) == TrainConfig()  # not part of the run: the numbers do not depend on it
+    with pytest.raises(ValueError, match="threads must be a positive int or None, got 0"):
+        TrainConfig(threads=0)
+    calls = []
+    original = parallel.set_num_threads
+    monkeypatch.setattr(parallel, "set_num_threads", lambda n: (calls.append(n), original(n)))
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        interrupt_at_step(patch, 3)
+        assert train_cli.main(probe_run_flags(run, "--epochs", "2", "--threads", "2")) == 130
+    assert calls == [2, 1] and parallel.get_num_threads() == 1  # set for the run, given back after it
+    assert train_cli.main(["--resume", str(run), "--threads", "3", "--no-progress"]) == 0
+    assert calls == [2, 1, 3, 1]
+    capsys.readouterr()
+
+
+def test_a_cnn_run_without_threadpoolctl_says_its_kernels_run_on_one_thread(fashion, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # no pictures: drawing them takes longer
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    config = TrainConfig(model="cnn", cnn={"channels": [4, 8], "hidden": 16, "dropout": 0.0}, epochs=1,
+                         max_train_examples=100, val_size=100, batch_size=50, download=False)  # fmt: skip
+    assert kernel_threads(config) == 1
+    lines = []
+    assert tg.training.train_run(config, tmp_path / "run", dataset=fashion, log=lines.append).exit_code == 0
+    assert "note: the kernels run on one thread: threadpoolctl is not installed" in "\n".join(lines)
 
 
 def test_an_image_model_with_buffers_trains_resumes_bit_for_bit_and_evaluates(tmp_path, monkeypatch, capsys):
