@@ -91,7 +91,7 @@ def over_batch(kernel, n: int, item_bytes: int) -> list:
     """kernel(start, stop) for each slice of `slices(n, item_bytes)`, on up to `get_num_threads()` threads;
     returns their results in the order of the slices (a sum of them is the same on any number of threads).
 
-    Each thread takes a run of consecutive slices; the kernels must write disjoint parts of their outputs.
+    The threads take the slices as they come free; the kernels must write disjoint parts of their outputs.
     """
     parts = slices(n, item_bytes)
     return _spread(kernel, parts, min(_threads, len(parts)))
@@ -105,23 +105,30 @@ def elementwise(kernel, n: int, item_bytes: int) -> None:
 
 
 def _spread(kernel, parts: list, threads: int) -> list:
-    """The kernel on `parts`, a run of consecutive ones per thread; the results in the order of `parts`."""
+    """The kernel on each of `parts`, on `threads` threads that take the next part as they come free (the
+    calling thread among them); the results in the order of `parts`."""
     if threads == 1 or getattr(_local, "inside", False):
         return [kernel(start, stop) for start, stop in parts]
-    runs = [parts[i * len(parts) // threads : (i + 1) * len(parts) // threads] for i in range(threads)]
-    futures = [_executor().submit(_run, kernel, run) for run in runs[1:]]
-    results = _run(kernel, runs[0])  # the calling thread takes the first run
-    for future in futures:
-        results += future.result()
-    return results
+    results = [None] * len(parts)
+    queue = iter(range(len(parts)))  # next() on it is atomic under the GIL: each part is taken once
 
+    def work():
+        _local.inside = True
+        try:
+            for index in queue:
+                results[index] = kernel(*parts[index])
+        finally:
+            _local.inside = False
 
-def _run(kernel, parts: list) -> list:
-    _local.inside = True
+    futures = [_executor().submit(work) for _ in range(threads - 1)]
     try:
-        return [kernel(start, stop) for start, stop in parts]
-    finally:
-        _local.inside = False
+        work()
+    finally:  # the other threads are done with the outputs before the caller sees them, or an error
+        errors = [future.exception() for future in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
 
 
 def _executor() -> ThreadPoolExecutor:
