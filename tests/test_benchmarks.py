@@ -64,7 +64,9 @@ def test_cnn_epoch_benchmark_reports_the_torch_ratio_and_a_step_memory_peak(tmp_
     args = ["--batch-sizes", "16", "--epochs", "2", "--chunks", "1", "--limit", "0.5", "--examples", "64"]
     result = run("cnn_epoch.py", *args, "--data", "synthetic", "--json", str(out))
     assert "tg/torch" in result.stdout
-    entry = json.loads(out.read_text())["results"]["16"]
+    report = json.loads(out.read_text())
+    assert report["meta"]["threads"] == 2  # each implementation's, tensorgrad's kernels as torch
+    entry = report["results"]["16"]
     assert entry["examples_per_epoch"] == 32
     assert len(entry["epoch_seconds"]["tensorgrad"]) == len(entry["epoch_seconds"]["torch"]) == 2
     low, high = entry["tensorgrad_over_torch_range"]
