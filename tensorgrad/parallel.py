@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from .optional import require
 
@@ -32,7 +31,7 @@ SERIAL_BYTES = 1 << 19
 
 _local = threading.local()  # `inside`: this thread is running slices (a kernel in a kernel runs serially)
 _lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_pool = None
 _threads = 1
 _blas_limit = None  # threadpoolctl's limiter that holds BLAS at one thread, while _threads > 1
 
@@ -136,7 +135,9 @@ def _spread(kernel, parts: list, threads: int) -> list:
     return results
 
 
-def _executor() -> ThreadPoolExecutor:
+def _executor():
+    from concurrent.futures import ThreadPoolExecutor
+
     global _pool
     with _lock:
         if _pool is None:
