@@ -98,6 +98,15 @@ def over_batch(kernel, n: int, item_bytes: int) -> list:
     return _spread(kernel, parts, min(_threads, len(parts)))
 
 
+def sum_over_batch(kernel, n: int, item_bytes: int):
+    """The sum of kernel(start, stop) over the slices of `over_batch`, added in the slices' order."""
+    parts = over_batch(kernel, n, item_bytes)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
 def elementwise(kernel, n: int, item_bytes: int) -> None:
     """kernel(start, stop) on one piece of range(n) per thread (the whole range on one thread, or for
     little work): for element-wise kernels, whose numbers do not depend on where the range is cut."""

@@ -42,14 +42,17 @@ class BatchNormalize(Op):
         count, item = x.size // x.shape[1], 2 * x[0].size * x.itemsize
         axes, shape = self.axes, (1, x.shape[1]) + (1,) * (x.ndim - 2)
         divide = np.asarray(count, dtype=x.dtype)
-        mean = _sum_over(lambda s, e: x[s:e].sum(axis=axes), x, item).reshape(shape) / divide
+        mean = (
+            parallel.sum_over_batch(lambda s, e: x[s:e].sum(axis=axes), x.shape[0], item).reshape(shape)
+            / divide
+        )
         xhat = np.empty_like(x)
 
         def center(s, e):
             np.subtract(x[s:e], mean, out=xhat[s:e])
             return channel_sum_of_product(xhat[s:e], xhat[s:e], axes)
 
-        var = _sum_over(center, x, item) / divide
+        var = parallel.sum_over_batch(center, x.shape[0], item) / divide
         invstd = 1.0 / np.sqrt(var + np.asarray(self.eps, dtype=var.dtype))
         out = xhat if weight is None else np.empty_like(x)
         scale, shift = (None, None) if weight is None else (weight.reshape(shape), bias.reshape(shape))
@@ -94,15 +97,6 @@ class BatchNormalize(Op):
         return f"batch_normalize (eps={self.eps:g})"
 
 
-def _sum_over(partial, x: np.ndarray, item_bytes: int):
-    """The sum of `partial(start, stop)` over the slices of x's batch (`parallel.over_batch`)."""
-    parts = parallel.over_batch(partial, x.shape[0], item_bytes)
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
-
-
 def _input_grad(grad, xhat, scale, axes: tuple, needed: bool) -> tuple:
     """Batch norm's backward on ndarrays, slice by slice: sum(grad), sum(grad * xhat) (the bias's and the
     weight's gradients, dims kept) and (grad - mean(grad) - xhat * mean(grad * xhat)) * scale (or None)."""
@@ -115,7 +109,9 @@ def _input_grad(grad, xhat, scale, axes: tuple, needed: bool) -> tuple:
             [grad[s:e].sum(axis=axes), channel_sum_of_product(grad[s:e], xhat[s:e], axes).ravel()]
         )
 
-    sum_grad, sum_grad_xhat = (total.reshape(shape) for total in _sum_over(sums, grad, item))
+    sum_grad, sum_grad_xhat = (
+        total.reshape(shape) for total in parallel.sum_over_batch(sums, grad.shape[0], item)
+    )
     if not needed:
         return sum_grad, sum_grad_xhat, None
     grad_x = np.empty_like(grad)

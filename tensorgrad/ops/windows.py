@@ -216,10 +216,10 @@ def conv2d_weight(x: np.ndarray, grad: np.ndarray, geometry: Geometry, weight_sh
     def partial(start, stop):
         cols = im2col(x[start:stop], geometry)
         grad_rows = _grad_matrix(grad[start:stop], g)
-        return [transposed_product(cols[group], grad_rows[group]) for group in range(g)]
+        return np.stack([transposed_product(cols[group], grad_rows[group]) for group in range(g)])
 
-    parts = parallel.over_batch(partial, x.shape[0], ho * wo * (kh * kw * cg + o // g) * g * dtype.itemsize)
-    product = np.stack([sum(part[group] for part in parts) for group in range(g)]).astype(dtype, copy=False)
+    item = ho * wo * (kh * kw * cg + o // g) * g * dtype.itemsize
+    product = parallel.sum_over_batch(partial, x.shape[0], item).astype(dtype, copy=False)
     return product.reshape(g, kh, kw, cg, o // g).transpose(0, 4, 3, 1, 2).reshape(o, cg, kh, kw)
 
 
