@@ -71,7 +71,11 @@ class MaxPool2d(Module):
 
     def extra_repr(self) -> str:
         stride = self.kernel_size if self.stride is None else self.stride
-        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, dilation={self.dilation}"
+        # PyTorch's text: its output sizes round down, as ceil_mode=False does (the only mode here)
+        return (
+            f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, dilation={self.dilation}, "
+            "ceil_mode=False"
+        )
 
 
 class AvgPool2d(Module):

@@ -127,9 +127,6 @@ class Dropout2d(Dropout):
     def forward(self, x) -> Tensor:
         return F.dropout2d(_as_tensor(x), self.p, self.training, self.rng)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
 
 class Flatten(Module):
     """Merge the axes from `start_dim` to `end_dim` into one; by default all after the first (the batch):

@@ -87,8 +87,7 @@ class MaxPool2d(Op):
         # which element was each window's maximum is piecewise constant: a constant to any order
         values = constant(x)
         masks = windows.max_pool2d_choice(values, constant(out), self.geometry)
-        channels_last = values.transpose(0, 2, 3, 1).flags.c_contiguous
-        return window_scatter(grad, masks, self.geometry, x.shape, channels_last)
+        return window_scatter(grad, masks, self.geometry, x.shape, windows.is_channels_last(values))
 
     def describe(self):
         return f"max_pool2d {self.geometry.describe()}"

@@ -284,9 +284,20 @@ def max_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
     return out
 
 
+def is_channels_last(x: np.ndarray) -> bool:
+    """Whether (N, C, H, W) `x` is laid out channels-last (N, H, W, C) in memory; never for one channel,
+    whose two orders are the same memory."""
+    return x.shape[1] > 1 and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def as_channels_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) `x` with channels-last memory: itself if it is, else a copy."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
 def empty_in_order_of(like: np.ndarray, shape: tuple, dtype) -> np.ndarray:
     """An empty (N, C, H, W) array of `shape`, channels-last in memory if `like` (N, C, ...) is."""
-    if like.shape[1] > 1 and like.transpose(0, 2, 3, 1).flags.c_contiguous:
+    if is_channels_last(like):
         n, c, h, w = shape
         return np.empty((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
     return np.empty(shape, dtype=dtype)
@@ -401,7 +412,7 @@ def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shap
     if channels_last:
         padded = fresh((n, hp, wp, c), dtype=grad.dtype).transpose(0, 3, 1, 2)
         # the masks are channels-last too: a gradient in another order would make every pass a strided one
-        grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        grad = as_channels_last(grad)
     else:
         padded = fresh((n, c, hp, wp), dtype=grad.dtype)
     for mask, view in zip(masks, pool_windows(padded, geometry, grad.shape[2:])):
@@ -415,8 +426,8 @@ def window_scatter(grad: np.ndarray, masks: list, geometry: Geometry, input_shap
 def _tiled_scatter(grad: np.ndarray, mask: np.ndarray, geometry: Geometry) -> np.ndarray:
     """window_scatter for a TiledMask: each window's gradient where its mask is True, in the mask's memory
     order; one pass, since tiling windows write every element once."""
-    if mask.transpose(0, 2, 3, 1).flags.c_contiguous:  # a channels-last mask reads a channels-last gradient
-        grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if is_channels_last(mask):  # a channels-last mask reads a channels-last gradient
+        grad = as_channels_last(grad)
     out = np.empty_like(mask, dtype=grad.dtype)
 
     def scatter(start, stop):

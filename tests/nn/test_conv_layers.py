@@ -143,3 +143,21 @@ def test_pooling_layers_match_torchs(rng):
     for ours, theirs in pairs:
         np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-6)
         assert list(ours.state_dict()) == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.Conv2d(4, 8, (3, 2), stride=2, padding=1, dilation=2, groups=2, bias=False),
+        lambda lib: lib.Conv2d(1, 3, 3),
+        lambda lib: lib.MaxPool2d(2),
+        lambda lib: lib.MaxPool2d(3, stride=2, padding=1),
+        lambda lib: lib.AvgPool2d(2),
+        lambda lib: lib.AdaptiveAvgPool2d((1, 2)),
+        lambda lib: lib.Dropout(0.25),
+        lambda lib: lib.Dropout2d(0.25),
+        lambda lib: lib.Flatten(),
+    ],
+)
+def test_layers_print_as_torchs(make):
+    assert repr(make(nn)) == repr(make(torch.nn))
