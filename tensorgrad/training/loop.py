@@ -356,17 +356,17 @@ def train_epoch(
                 loss.backward()
                 norm = _gradient_norm(params, config.clip_grad_norm)
                 problem = None if math.isfinite(norm) else ("gradient norm", norm)
-            if problem is not None:
+            if problem is None:
+                optimizer.step()
+            else:
                 optimizer.zero_grad()  # the non-finite gradients never reach the optimizer
                 if config.on_nan == "stop":
                     raise NonFiniteLossError(*problem, epoch, step, steps)
                 skipped += 1
-                if schedule is not None:
-                    schedule.step()
-                continue
-            optimizer.step()
             if schedule is not None:
-                schedule.step()
+                schedule.step()  # after a skipped batch too: the rates follow the batches
+            if problem is not None:
+                continue
             if ema is not None:
                 ema.update(model)
             n = len(y)
