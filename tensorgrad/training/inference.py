@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import functional as F
+from .. import parallel
 from ..data import FASHION_MNIST_CLASSES, to_float32
 from ..optional import require
 from .builders import build_model, describe_source, load_dataset
@@ -18,7 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint, load_model_state
 from .config import NUM_CLASSES, TrainConfig
 from .loop import evaluate, inference, model_input
 from .metrics import confusion_matrix, per_class_accuracy
-from .models import IMAGE_SHAPE
+from .models import IMAGE_SHAPE, kernel_threads
 
 IMAGE_SIZE = (28, 28)
 #: the largest image `read_image` decodes (a 24-megapixel photo is fine; a decompression bomb is not)
@@ -70,11 +71,12 @@ def evaluate_checkpoint(
     `dataset` skips loading it. The checkpoint is read first, so that a bad one fails before the data loads.
     "data" in the result says where the data came from.
     """
-    model, _, checkpoint_path, epoch = load_trained_model(path)
+    model, config, checkpoint_path, epoch = load_trained_model(path)
     if dataset is None:
         dataset = load_dataset(data_dir, download=download)
     images = to_float32(dataset.test_images, flatten=False).reshape(-1, *IMAGE_SHAPE)
-    result = evaluate(model, images, dataset.test_labels)
+    with parallel.num_threads(kernel_threads(config)):  # the kernels' threads of the run that trained it
+        result = evaluate(model, images, dataset.test_labels)
     confusion = confusion_matrix(result.predictions, dataset.test_labels, NUM_CLASSES)
     return {
         "checkpoint": str(checkpoint_path),

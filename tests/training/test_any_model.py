@@ -192,6 +192,9 @@ def test_the_kernels_threads_are_the_models_choice_or_the_flags_and_may_change_o
     assert calls == [2, 1] and parallel.get_num_threads() == 1  # set for the run, given back after it
     assert train_cli.main(["--resume", str(run), "--threads", "3", "--no-progress"]) == 0
     assert calls == [2, 1, 3, 1]
+    # evaluating the run gives its kernels the threads the run had, and gives them back after
+    assert evaluate_cli.main([str(run), "--json", "--no-download"]) == 0
+    assert calls == [2, 1, 3, 1, 3, 1]
     capsys.readouterr()
 
 
