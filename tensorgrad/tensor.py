@@ -119,12 +119,15 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __bool__(self) -> bool:
+        leaving_graph("takes the truth value of", self)
         return bool(self.data)
 
     def __float__(self) -> float:
+        leaving_graph("takes float() of", self)
         return float(self.data)
 
     def __int__(self) -> int:
+        leaving_graph("takes int() of", self)
         return int(self.data)
 
     def __index__(self) -> int:
@@ -136,21 +139,27 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __eq__(self, other):
+        leaving_graph("compares", self, other)
         return _make(np.asarray(self.data == _raw(other)))
 
     def __ne__(self, other):
+        leaving_graph("compares", self, other)
         return _make(np.asarray(self.data != _raw(other)))
 
     def __lt__(self, other):
+        leaving_graph("compares", self, other)
         return _make(np.asarray(self.data < _raw(other)))
 
     def __le__(self, other):
+        leaving_graph("compares", self, other)
         return _make(np.asarray(self.data <= _raw(other)))
 
     def __gt__(self, other):
+        leaving_graph("compares", self, other)
         return _make(np.asarray(self.data > _raw(other)))
 
     def __ge__(self, other):
+        leaving_graph("compares", self, other)
         return _make(np.asarray(self.data >= _raw(other)))
 
     def __pos__(self):
@@ -159,6 +168,7 @@ class Tensor:
     # ----- leaving the graph
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (shares memory, like PyTorch)."""
+        leaving_graph("detaches", self)
         return _make(self.data)
 
     def numpy(self) -> np.ndarray:
@@ -173,9 +183,11 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        leaving_graph("takes the item() of", self)
         return self.data.item()
 
     def tolist(self):
+        leaving_graph("takes tolist() of", self)
         return self.data.tolist()
 
     # ----- dtype (the cast itself is the op `to`)
@@ -283,6 +295,24 @@ def _make(data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
 
 def _raw(value):
     return value.data if isinstance(value, Tensor) else value
+
+
+# Called, while `tensorgrad.onnx.export` records a model, with what the model does with tensors that leaves
+# the graph (a comparison, argmax, detach, item): the result is no op, so export would write it as a
+# constant, right for the example input alone. None otherwise.
+_leaving_graph_hook = None
+
+
+def set_leaving_graph_hook(hook) -> None:
+    """Call `hook(action, tensors)` whenever a value leaves the graph (None: stop); for export's recording."""
+    global _leaving_graph_hook
+    _leaving_graph_hook = hook
+
+
+def leaving_graph(action: str, *values) -> None:
+    """Tell the export recording, if one runs, that `action` takes `values` out of the graph."""
+    if _leaving_graph_hook is not None:
+        _leaving_graph_hook(action, [value for value in values if isinstance(value, Tensor)])
 
 
 def raw_index(index):

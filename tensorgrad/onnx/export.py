@@ -12,7 +12,7 @@ from .. import __version__
 from ..files import write_bytes_atomically
 from ..grad_mode import enable_grad
 from ..optional import require
-from ..tensor import Tensor
+from ..tensor import Tensor, set_leaving_graph_hook
 
 #: the default ONNX opset: old enough for most runtimes, new enough for Softmax over one axis
 DEFAULT_OPSET = 17
@@ -255,15 +255,31 @@ def _example_tensor(example_input) -> Tensor:
 
 
 def _run_once(model, example: Tensor) -> tuple:
-    """The model's outputs on `example`, recorded with grad enabled, in eval mode (modes restored after)."""
+    """The model's outputs on `example`, recorded with grad enabled, in eval mode (modes restored after).
+
+    Values the model takes out of the graph (a comparison, argmax, detach, item) of anything computed from
+    the input are an `ExportError`: they are no op, so the file would hold this one input's result.
+    """
     modules = list(model.modules()) if hasattr(model, "modules") else []
     modes = [module.training for module in modules]
+
+    def refuse_input_dependent(action: str, values: list) -> None:
+        for value in values:
+            if _depends_on(value, example):
+                raise ExportError(
+                    f"the model {action} a tensor computed from its input (shape {value.shape}): that is no "
+                    "op, so the file would hold its value for this one input; use ops instead (relu, clamp, "
+                    "maximum, where with a constant mask)"
+                )
+
     try:
         for module in modules:
             module.training = False
+        set_leaving_graph_hook(refuse_input_dependent)
         with enable_grad():
             result = model(example)
     finally:
+        set_leaving_graph_hook(None)
         for module, mode in zip(modules, modes):
             module.training = mode
     outputs = (result,) if isinstance(result, Tensor) else tuple(result)
@@ -271,6 +287,20 @@ def _run_once(model, example: Tensor) -> tuple:
         if not isinstance(output, Tensor):
             raise ExportError(f"the model's output {index} is a {type(output).__name__}, not a Tensor")
     return outputs
+
+
+def _depends_on(tensor: Tensor, source: Tensor) -> bool:
+    """Whether `source` is `tensor` or one of the inputs its recorded ops were computed from."""
+    stack, seen = [tensor], set()
+    while stack:
+        current = stack.pop()
+        if current is source:
+            return True
+        if id(current) in seen or current.grad_fn is None or current.grad_fn.inputs is None:
+            continue
+        seen.add(id(current))
+        stack.extend(current.grad_fn.inputs)
+    return False
 
 
 def _ops_in_order(outputs) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.engine import apply
-from ..tensor import _make
+from ..tensor import _make, leaving_graph
 from .base import Op
 from .generic import broadcast_to, constant, exp
 from .registry import FUNCTIONS, as_input, expose, register
@@ -112,6 +112,7 @@ class Max(_Reduction):
 def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Indices of the maxima along `axis` (int64; no gradient)."""
     x = as_input(x, "argmax")
+    leaving_graph("takes the argmax of", x)
     axis = dim if dim is not None else axis
     keepdims = keepdim if keepdim is not None else keepdims
     return _make(np.asarray(x.data.argmax(axis=axis, keepdims=keepdims)))
@@ -139,6 +140,7 @@ expose("amin", Min.call)
 def argmin(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Indices of the minima along `axis` (int64; no gradient)."""
     x = as_input(x, "argmin")
+    leaving_graph("takes the argmin of", x)
     axis = dim if dim is not None else axis
     keepdims = keepdim if keepdim is not None else keepdims
     return _make(np.asarray(x.data.argmin(axis=axis, keepdims=keepdims)))

@@ -127,3 +127,37 @@ def test_a_gather_index_that_broadcasts_along_the_batch_needs_a_static_batch(tmp
         "getitem of (4, 3) with indices of shape (1, 2) broadcast along the batch axis fixes the batch size; "
         "export with dynamic_batch=False"
     )
+
+
+@pytest.mark.parametrize(
+    "model, action, shape",
+    [
+        (lambda x: tg.where(x > 0, x, x * 0.1), "compares", (4, 3)),  # the input itself
+        (lambda x: x * (x.sum(1, keepdims=True) <= 0), "compares", (4, 1)),  # a value computed from it
+        (lambda x: x[:, :1] * tg.argmax(x.exp(), 1, keepdims=True), "takes the argmax of", (4, 3)),
+        (lambda x: x.detach() * 2, "detaches", (4, 3)),
+        (lambda x: x * x.sum().item(), "takes the item() of", ()),
+        (lambda x: x * float(x.mean()), "takes float() of", ()),
+    ],
+)
+def test_a_value_taken_out_of_the_graph_from_the_input_is_refused(model, action, shape, tmp_path):
+    # It is no op: the file would hold this one input's value as a constant, right for it alone.
+    message = export_error(model, tmp_path)
+    assert message.startswith(
+        f"the model {action} a tensor computed from its input (shape {shape}): that is no op"
+    )
+
+
+def test_values_out_of_the_graph_that_do_not_depend_on_the_input_still_export(tmp_path):
+    weight = tg.tensor(np.array([0.5, -1.0, 2.0], np.float32), requires_grad=True)
+
+    def model(x):
+        positive = weight > 0  # a mask from a parameter alone: a constant of the model
+        assert tg.tensor(np.ones(3)).sum().item() == 3.0
+        return tg.where(positive, x * weight, x)
+
+    path = tmp_path / "model.onnx"
+    tg.onnx.export(model, X, path)
+    other = X[::-1] * 3
+    np.testing.assert_allclose(run_onnx(path, other)[0], model(tg.tensor(other)).data, rtol=1e-6)
+    assert (tg.tensor(X) > 0).data.any()  # after export, comparisons are free again
