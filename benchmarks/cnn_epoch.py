@@ -40,8 +40,8 @@ from tensorgrad.parallel import get_num_threads, set_num_threads
 
 LR = 1e-3
 IMAGE = (1, 28, 28)
-#: (in channels, out channels, kernel, input side) of the two convolutions; padding 1 keeps the side
-CONVOLUTIONS = ((1, 32, 3, 28), (32, 64, 3, 14))
+#: (in channels, out channels, kernel, input side) of the three convolutions; padding 1 keeps the side
+CONVOLUTIONS = ((1, 32, 3, 28), (32, 64, 3, 14), (64, 64, 3, 7))
 
 
 class TensorgradRunner:
@@ -65,6 +65,7 @@ def torch_cnn(torch):
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU(),
         nn.Conv2d(32, 64, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10),
     )  # fmt: skip
 

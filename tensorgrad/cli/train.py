@@ -94,8 +94,8 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         type=types.positive_int,
         nargs="+",
         metavar="C",
-        help="output channels of the one or two conv blocks "
-        f"(default: {' '.join(map(str, defaults.cnn.channels))})",
+        help="output channels of the conv blocks, each pooling while the image side is even "
+        f"(28, 14, then 7x7) (default: {' '.join(map(str, defaults.cnn.channels))})",
     )
     cnn.add_argument(
         "--cnn-hidden",

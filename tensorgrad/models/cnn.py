@@ -1,4 +1,4 @@
-"""A small convolutional network for 28x28 grey images (Fashion-MNIST): two conv blocks and two dense layers."""
+"""A small convolutional network for 28x28 grey images (Fashion-MNIST): three conv blocks, two dense layers."""
 
 from __future__ import annotations
 
@@ -10,16 +10,29 @@ from tensorgrad.random import as_generator
 from tensorgrad.tensor import Tensor
 
 
-class CNN(CrossEntropyWithL2, nn.Sequential):
-    """conv 3x3 (pad 1) - max pool 2 - BatchNorm - ReLU, twice; then Linear - ReLU - Dropout - Linear.
+def block_pools(image_size: int, blocks: int) -> list[bool]:
+    """Whether each of `blocks` conv blocks max-pools 2x2: while the side it gets is even (28 -> 14 -> 7, and
+    the blocks after that keep 7x7)."""
+    pools, side = [], image_size
+    for _ in range(blocks):
+        pools.append(side % 2 == 0)
+        side = side // 2 if pools[-1] else side
+    return pools
 
-    With the defaults (channels (32, 64), hidden 128) it has 421,834 parameters. Its layers sit at the same
-    indices as in the equivalent ``torch.nn.Sequential``, so a state dict (running statistics included)
-    carries over key for key::
+
+class CNN(CrossEntropyWithL2, nn.Sequential):
+    """conv 3x3 (pad 1) - max pool 2 - BatchNorm - ReLU per block of `channels`, each block pooling while
+    the side it gets is even (`block_pools`: 28 -> 14 -> 7, and a third block keeps 7x7); then Linear -
+    ReLU - Dropout - Linear.
+
+    With the defaults (channels (32, 64, 64), hidden 128) it has 458,890 parameters. Its layers sit at the
+    same indices as in the equivalent ``torch.nn.Sequential``, so a state dict (running statistics
+    included) carries over key for key::
 
         torch.nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU(),
             nn.Conv2d(32, 64, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
             nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
 
     Input (N, 1, 28, 28); flat rows (N, 784) are taken as such images. `init` is "torch" (PyTorch's default
@@ -27,28 +40,22 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
     the dropout masks; `self.rng` is kept for checkpoints.
     """
 
-    def __init__(self, channels=(32, 64), hidden: int = 128, classes: int = 10, dropout: float = 0.3,
+    def __init__(self, channels=(32, 64, 64), hidden: int = 128, classes: int = 10, dropout: float = 0.3,
                  image_size: int = 28, in_channels: int = 1, init: str = "torch", rng=None,
                  dtype=np.float32):  # fmt: skip
-        if image_size % 2 ** len(channels):
-            raise ValueError(
-                f"image_size {image_size} must be divisible by 2**{len(channels)} (one pooling per block)"
-            )
         rng = as_generator(rng) if rng is not None else np.random.default_rng()
         layers = []
-        previous = in_channels
-        for width in channels:
-            layers += [
-                nn.Conv2d(previous, width, 3, padding=1, rng=rng, dtype=dtype, init=init),
+        previous, side = in_channels, image_size
+        for width, pool in zip(channels, block_pools(image_size, len(channels))):
+            layers.append(nn.Conv2d(previous, width, 3, padding=1, rng=rng, dtype=dtype, init=init))
+            if pool:
                 # pooling first: batch norm and ReLU then touch a quarter of the numbers. The order changes
                 # little else: max pooling commutes with ReLU, and with batch norm's per-channel scaling
                 # where that is positive (the statistics are then those of the pooled values).
-                nn.MaxPool2d(2),
-                nn.BatchNorm2d(width, dtype=dtype),
-                nn.ReLU(),
-            ]
+                layers.append(nn.MaxPool2d(2))
+                side //= 2
+            layers += [nn.BatchNorm2d(width, dtype=dtype), nn.ReLU()]
             previous = width
-        side = image_size // 2 ** len(channels)
         layers += [
             nn.Flatten(),
             nn.Linear(previous * side * side, hidden, rng=rng, dtype=dtype, init=init),

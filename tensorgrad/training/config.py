@@ -14,6 +14,8 @@ ACTIVATIONS = ("relu", "tanh")
 LR_SCHEDULES = ("constant", "cosine", "onecycle", "step")
 MONITORS = ("val_loss", "val_accuracy")
 NAN_POLICIES = ("stop", "skip")
+#: the most conv blocks `CNNOptions.channels` may name
+MAX_CNN_BLOCKS = 6
 #: the augmentations `augment` may name (see `builders.build_augmentation`), in the order they are applied
 AUGMENTATIONS = ("crop", "flip", "erase")
 
@@ -59,12 +61,13 @@ def settings_over(defaults: dict, settings: dict) -> dict:
 class CNNOptions:
     """The options of the convolutional model (`model="cnn"`), its section "cnn" of the config.
 
-    `channels`: the output channels of the conv blocks (each conv 3x3 - max pool 2 - batch norm - ReLU), one
-    or two of them (each block halves the 28x28 image); `hidden`: the width of the dense layer after them;
-    `dropout`: the drop probability before the output layer.
+    `channels`: the output channels of the conv blocks, 1 to `MAX_CNN_BLOCKS` of them (each conv 3x3 - max
+    pool 2 - batch norm - ReLU; a block pools while the side it gets is even: 28 -> 14 -> 7, and the blocks
+    after the second keep 7x7); `hidden`: the width of the dense layer after them; `dropout`: the drop
+    probability before the output layer.
     """
 
-    channels: tuple[int, ...] = (32, 64)
+    channels: tuple[int, ...] = (32, 64, 64)
     hidden: int = 128
     dropout: float = 0.3
 
@@ -200,8 +203,8 @@ def _problems(config: TrainConfig) -> list[str]:
     check(config.model in MODELS, f"model must be one of {tuple(MODELS)}, not {config.model!r}")
     cnn = config.cnn
     check(
-        1 <= len(cnn.channels) <= 2 and all(width >= 1 for width in cnn.channels),
-        f"cnn channels must be one or two widths >= 1 (each block halves the 28x28 image), got {cnn.channels}",
+        1 <= len(cnn.channels) <= MAX_CNN_BLOCKS and all(width >= 1 for width in cnn.channels),
+        f"cnn channels must be 1 to {MAX_CNN_BLOCKS} widths >= 1, got {cnn.channels}",
     )
     check(cnn.hidden >= 1, f"cnn hidden must be >= 1, got {cnn.hidden}")
     check(0.0 <= cnn.dropout < 1.0, f"cnn dropout must be in [0, 1), got {cnn.dropout}")

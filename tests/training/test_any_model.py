@@ -115,7 +115,7 @@ def test_train_with_a_model_that_is_not_installed_is_one_line_and_leaves_nothing
     [
         (["--model", "cnn", "--hidden", "10"], "--hidden is an option of --model mlp, not of --model cnn"),
         (["--channels", "8"], "--channels is an option of --model cnn, not of --model mlp"),
-        (["--model", "cnn", "--channels", "8", "8", "8"], "cnn channels must be one or two widths"),
+        (["--model", "cnn", "--channels", *["8"] * 7], "cnn channels must be 1 to 6 widths"),
         (["--model", "resnet"], "--model: invalid choice"),
         (["--augment", "crop,rotate"], "--augment: unknown augmentation 'rotate'"),
         (["--augment", "flip,flip"], "--augment: names an augmentation twice"),
@@ -163,7 +163,7 @@ def test_a_model_starts_from_its_own_defaults_under_the_preset_and_the_flags():
     with pytest.raises(ValueError, match="model must be one of"):
         config_for("resnet")
     help_text = train_cli.build_parser().format_help()
-    assert "which starts from --epochs 15" in " ".join(help_text.split())
+    assert "which starts from --epochs 13" in " ".join(help_text.split())
 
 
 def probe_run_flags(run_dir, *extra) -> list[str]:

@@ -39,6 +39,9 @@ def test_each_layer_of_a_cnn_step_is_one_box_with_its_ops_and_parameters(cnn_ste
     loss, params, scopes = cnn_step
     boxes = clusters(draw_graph(loss, params, scopes=scopes).source)
     layers = ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"] * 2 + [
+        "Conv2d",
+        "BatchNorm2d",
+        "ReLU",
         "Flatten",
         "Linear",
         "ReLU",
@@ -47,18 +50,23 @@ def test_each_layer_of_a_cnn_step_is_one_box_with_its_ops_and_parameters(cnn_ste
     ]
     assert list(boxes) == [f"{index}: {layer}" for index, layer in enumerate(layers)]
     ops = {label: [m for m in members if not m.startswith("<")] for label, members in boxes.items()}
-    assert ops["0: Conv2d"] == ["conv2d 3x3, pad 1"] and ops["4: Conv2d"] == ["conv2d 3x3, pad 1"]
-    assert ops["2: BatchNorm2d"] == ops["6: BatchNorm2d"] == ["batch_normalize (eps=1e-05)"]
-    assert ops["3: ReLU"] == ops["7: ReLU"] == ops["10: ReLU"] == ["relu"]
+    assert ops["0: Conv2d"] == ops["4: Conv2d"] == ops["8: Conv2d"] == ["conv2d 3x3, pad 1"]
+    assert (
+        ops["2: BatchNorm2d"]
+        == ops["6: BatchNorm2d"]
+        == ops["9: BatchNorm2d"]
+        == ["batch_normalize (eps=1e-05)"]
+    )
+    assert ops["3: ReLU"] == ops["7: ReLU"] == ops["10: ReLU"] == ops["13: ReLU"] == ["relu"]
     assert ops["1: MaxPool2d"] == ops["5: MaxPool2d"] == ["max_pool2d 2x2, stride 2"]
-    assert ops["8: Flatten"] == ["reshape(8, -1)"]
-    assert ops["9: Linear"] == ops["12: Linear"] == ["linear"]
-    assert ops["11: Dropout"] == ["mul"]
+    assert ops["11: Flatten"] == ["reshape(8, -1)"]
+    assert ops["12: Linear"] == ops["15: Linear"] == ["linear"]
+    assert ops["14: Dropout"] == ["mul"]
     # each box holds its op's result, and its parameters (which the L2 penalty, outside, reads too)
     assert "<(8, 32, 28, 28) float32>" in boxes["0: Conv2d"]
     assert "<<b>0.weight</b><br/>(32, 1, 3, 3) float32>" in boxes["0: Conv2d"]
     assert "<<b>6.bias</b><br/>(64,) float32>" in boxes["6: BatchNorm2d"]
-    assert any("dropout mask" in member for member in boxes["11: Dropout"])
+    assert any("dropout mask" in member for member in boxes["14: Dropout"])
     # the loss, the penalty and the images stay outside every box
     inside = {member for members in boxes.values() for member in members}
     source = draw_graph(loss, params, scopes=scopes).source
@@ -71,7 +79,7 @@ def test_the_boxes_are_graphviz_clusters_holding_their_nodes(cnn_step):
     layout = json.loads(draw_graph(loss, params, scopes=scopes).pipe(format="json"))
     objects = layout["objects"]
     boxes = {o["label"]: {objects[i]["label"] for i in o.get("nodes", ())} for o in objects if "nodes" in o}
-    assert len(boxes) == 13
+    assert len(boxes) == 16
     assert "conv2d 3x3, pad 1" in boxes["4: Conv2d"] and "relu" in boxes["7: ReLU"]
 
 
