@@ -26,6 +26,10 @@ CASES = [
     ((2, 1, 5, 5), (2, 1, 4, 4), 1, 0, 1, 1),
     ((1, 2, 6, 5), (2, 2, 2, 3), 1, "same", 1, 1),
     ((1, 2, 5, 5), (2, 2, 3, 3), 1, "valid", 1, 1),
+    # stride 1: the input gradient is a convolution of the gradient (groups too), unless the padding is
+    # beyond the kernel's reach
+    ((2, 4, 5, 6), (6, 2, 3, 3), 1, 1, (1, 2), 2),
+    ((1, 2, 4, 4), (2, 2, 3, 3), 1, 3, 1, 1),
 ]
 IDS = [f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}" for c in CASES]
 
