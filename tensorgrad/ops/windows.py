@@ -172,10 +172,9 @@ def conv2d_input(grad: np.ndarray, weight: np.ndarray, geometry: Geometry, input
 
     With stride 1 (and padding within the kernel's reach) it is `conv2d` of the gradient with the flipped
     kernel. Otherwise col2im-style: per slice of the batch, group and kernel offset (p, q), one matrix
-    product gives every window's share
-    at that offset, (N*Ho*Wo, O/g) @ (O/g, C/g), into a contiguous buffer, and one strided add puts it back
-    at its place (none per pixel). One product for all offsets at once, sliced afterwards, measured 1.6
-    times slower: each slice of it is then a strided read.
+    product gives every window's share at that offset, (N*Ho*Wo, O/g) @ (O/g, C/g), into a contiguous
+    buffer, and one strided add puts it back at its place (none per pixel). One product for all offsets at
+    once, sliced afterwards, measured 1.6 times slower: each slice of it is then a strided read.
     """
     n, c, h, w = input_shape
     g = geometry.groups

@@ -115,7 +115,7 @@ def _cnn_state(config: TrainConfig) -> StateSpec:
 
 
 #: The CNN's recipe for a run of under 15 minutes on two cores (with CNNOptions' three conv blocks): a
-#: one-cycle schedule over 13 epochs of batches of 64 (about 55 s each), lambda halved with the batch (the
+#: one-cycle schedule over 13 epochs of batches of 64 (about 40 s each), lambda halved with the batch (the
 #: same l2 / m in each step), mirrored images, smoothed labels; the best epoch by accuracy. Tried on seed 0
 #: (test accuracy), two conv blocks, 15 epochs of 128: 93.05%; of 64: 93.21%; of 32: 92.97%; 18 epochs of
 #: 128 93.07% (914 s, over the budget); `crop,flip` 92.25% in 16 (92.01% in 10: they regularize too
