@@ -45,20 +45,21 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
                  dtype=np.float32):  # fmt: skip
         rng = as_generator(rng) if rng is not None else np.random.default_rng()
         layers = []
-        previous, side = in_channels, image_size
-        for width, pool in zip(channels, block_pools(image_size, len(channels))):
+        previous, pools = in_channels, block_pools(image_size, len(channels))
+        for width, pool in zip(channels, pools):
             layers.append(nn.Conv2d(previous, width, 3, padding=1, rng=rng, dtype=dtype, init=init))
             if pool:
                 # pooling first: batch norm and ReLU then touch a quarter of the numbers. The order changes
                 # little else: max pooling commutes with ReLU, and with batch norm's per-channel scaling
                 # where that is positive (the statistics are then those of the pooled values).
                 layers.append(nn.MaxPool2d(2))
-                side //= 2
             layers += [nn.BatchNorm2d(width, dtype=dtype), nn.ReLU()]
             previous = width
         layers += [
             nn.Flatten(),
-            nn.Linear(previous * side * side, hidden, rng=rng, dtype=dtype, init=init),
+            nn.Linear(
+                previous * (image_size // 2 ** sum(pools)) ** 2, hidden, rng=rng, dtype=dtype, init=init
+            ),
             nn.ReLU(),
             nn.Dropout(dropout, rng=rng),
             nn.Linear(hidden, classes, rng=rng, dtype=dtype, init=init),

@@ -97,16 +97,18 @@ def _cnn_state(config: TrainConfig) -> StateSpec:
     # Per block: Conv2d 3x3 (then MaxPool2d, if the block pools), BatchNorm2d (then ReLU); then Flatten,
     # Linear, ReLU, Dropout, Linear, as in the equivalent torch.nn.Sequential.
     cnn = _import_model_module("tensorgrad.models.cnn", "cnn")
-    options, state, previous, side, index = config.cnn, {}, IMAGE_SHAPE[0], IMAGE_SHAPE[1], 0
-    for width, pool in zip(options.channels, cnn.block_pools(side, len(options.channels))):
+    options, state, previous, index = config.cnn, {}, IMAGE_SHAPE[0], 0
+    pools = cnn.block_pools(IMAGE_SHAPE[1], len(options.channels))
+    for width, pool in zip(options.channels, pools):
         conv, norm = index, index + (2 if pool else 1)
         state[f"{conv}.weight"] = ((width, previous, 3, 3), "f")
         state[f"{conv}.bias"] = ((width,), "f")
         for name in ("weight", "bias", "running_mean", "running_var"):
             state[f"{norm}.{name}"] = ((width,), "f")
         state[f"{norm}.num_batches_tracked"] = ((), "i")
-        previous, side, index = width, side // 2 if pool else side, norm + 2
+        previous, index = width, norm + 2
     hidden, output = index + 1, index + 4
+    side = IMAGE_SHAPE[1] // 2 ** sum(pools)
     state[f"{hidden}.weight"] = ((options.hidden, previous * side * side), "f")
     state[f"{hidden}.bias"] = ((options.hidden,), "f")
     state[f"{output}.weight"] = ((NUM_CLASSES, options.hidden), "f")
