@@ -60,33 +60,47 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """Max pooling (`F.max_pool2d`); a tied window's gradient goes to its first maximum, as in PyTorch."""
+    """Max pooling (`F.max_pool2d`); a tied window's gradient goes to its first maximum, as in PyTorch.
+    `return_indices=True` also returns each output's flat index into its input plane."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
+    ):
         super().__init__()
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
-    def forward(self, x) -> Tensor:
-        return F.max_pool2d(_as_tensor(x), self.kernel_size, self.stride, self.padding, self.dilation)
+    def forward(self, x):
+        return F.max_pool2d(
+            _as_tensor(x), self.kernel_size, self.stride, self.padding, self.dilation,
+            ceil_mode=self.ceil_mode, return_indices=self.return_indices,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         stride = self.kernel_size if self.stride is None else self.stride
-        # PyTorch's text: its output sizes round down, as ceil_mode=False does (the only mode here)
         return (
             f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, dilation={self.dilation}, "
-            "ceil_mode=False"
+            f"ceil_mode={self.ceil_mode}"
         )
 
 
 class AvgPool2d(Module):
-    """Average pooling (`F.avg_pool2d`: zero padding counted in the divisor, output size rounded down)."""
+    """Average pooling (`F.avg_pool2d`; by default zero padding counted in the divisor, output size rounded
+    down)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+    ):  # fmt: skip
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x) -> Tensor:
-        return F.avg_pool2d(_as_tensor(x), self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(
+            _as_tensor(x), self.kernel_size, self.stride, self.padding,
+            self.ceil_mode, self.count_include_pad, self.divisor_override,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         stride = self.kernel_size if self.stride is None else self.stride

@@ -37,17 +37,35 @@ def pool_geometry(function: str, kernel_size, stride, padding, dilation=1) -> Ge
     return Geometry(kernel, stride, dilation, ((pads[0], pads[0]), (pads[1], pads[1])))
 
 
-def _batched(x: Tensor, function: str, geometry: Geometry) -> tuple:
-    """The input as (N, C, H, W) (a (C, H, W) input gets a batch axis), and whether it had none."""
+def _batched(x: Tensor, function: str, geometry: Geometry, ceil_mode: bool = False) -> tuple:
+    """The input as (N, C, H, W) (a (C, H, W) input gets a batch axis), whether it had none, and the
+    geometry, with `ceil_padding` when `ceil_mode`."""
     if x.ndim not in (3, 4):
         raise ValueError(f"{function}: expected a (N, C, H, W) or (C, H, W) input, got shape {x.shape}")
     unbatched = x.ndim == 3
     if unbatched:
         x = x.reshape(1, *x.shape)
+    if ceil_mode:
+        geometry = ceil_padding(geometry, x.shape[2:])
     ho, wo = geometry.output_size(*x.shape[2:])
     if ho < 1 or wo < 1:
         raise ValueError(f"{function}: the input of shape {x.shape} is too small for {geometry.describe()}")
-    return x, unbatched
+    return x, unbatched, geometry
+
+
+def ceil_padding(geometry: Geometry, size_hw: tuple) -> Geometry:
+    """`geometry` with as much more bottom and right padding as PyTorch's ceil_mode=True adds windows: the
+    output size rounded up, less a last window that would start in the right padding (PyTorch's rule)."""
+    padding = []
+    for size, k, s, d, (before, after) in zip(
+        size_hw, geometry.kernel, geometry.stride, geometry.dilation, geometry.padding
+    ):
+        reach = d * (k - 1) + 1
+        out = -(-(size + before + after - reach) // s) + 1
+        if (out - 1) * s >= size + before:
+            out -= 1
+        padding.append((before, after + max(0, (out - 1) * s + reach - (size + before + after))))
+    return geometry._replace(padding=tuple(padding))
 
 
 def _unbatched(out: Tensor, unbatched: bool) -> Tensor:
@@ -57,6 +75,8 @@ def _unbatched(out: Tensor, unbatched: bool) -> Tensor:
 @register("max_pool2d", method=False)
 class MaxPool2d(Op):
     """The maximum of each window, as `torch.nn.functional.max_pool2d`; the padding is -inf.
+
+    `ceil_mode=True` rounds the output size up (`ceil_padding`: more -inf padding at the bottom and right).
 
     When a window's maximum is tied, its gradient goes to one element, the first maximum of the window in
     row-major order, as PyTorch's CPU kernel does (not shared among the tied ones, as `max` shares it).
@@ -70,9 +90,11 @@ class MaxPool2d(Op):
         self.geometry = geometry
 
     @classmethod
-    def call(cls, input, kernel_size, stride=None, padding=0, dilation=1, return_indices=False):
+    def call(
+        cls, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+    ):
         geometry = pool_geometry("max_pool2d", kernel_size, stride, padding, dilation)
-        x, unbatched = _batched(as_input(input, "max_pool2d"), "max_pool2d", geometry)
+        x, unbatched, geometry = _batched(as_input(input, "max_pool2d"), "max_pool2d", geometry, ceil_mode)
         out = apply(cls(geometry), x)
         if return_indices:
             masks = windows.max_pool2d_masks(x.data, out.data, geometry)
@@ -131,8 +153,12 @@ class WindowGather(Op):
 
 @register("avg_pool2d", method=False)
 class AvgPool2d(Op):
-    """The mean of each window, as `torch.nn.functional.avg_pool2d` with its defaults: zero padding that
-    counts in the divisor (count_include_pad=True), floor of the output size (ceil_mode=False)."""
+    """The mean of each window, as `torch.nn.functional.avg_pool2d`.
+
+    The op divides each window's sum by the kernel's size, its zero padding counted; a call whose divisor
+    is another (`count_include_pad=False`, the windows `ceil_mode=True` adds past the padding, a
+    `divisor_override`) multiplies that by a constant (Ho, Wo) map of kernel size / PyTorch's divisor.
+    """
 
     __slots__ = ("geometry",)
     name = "avg_pool2d"
@@ -141,10 +167,22 @@ class AvgPool2d(Op):
         self.geometry = geometry
 
     @classmethod
-    def call(cls, input, kernel_size, stride=None, padding=0):
-        geometry = pool_geometry("avg_pool2d", kernel_size, stride, padding)
-        x, unbatched = _batched(as_input(input, "avg_pool2d"), "avg_pool2d", geometry)
-        return _unbatched(apply(cls(geometry), x), unbatched)
+    def call(
+        cls, input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+        divisor_override=None,
+    ):  # fmt: skip
+        given = pool_geometry("avg_pool2d", kernel_size, stride, padding)
+        if divisor_override is not None and (
+            isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer))
+            or divisor_override < 1
+        ):  # fmt: skip
+            raise ValueError(f"avg_pool2d: divisor_override must be a positive int, got {divisor_override!r}")
+        x, unbatched, geometry = _batched(as_input(input, "avg_pool2d"), "avg_pool2d", given, ceil_mode)
+        out = apply(cls(geometry), x)
+        scale = _divisor_scale(given, x.shape[2:], out.shape[2:], count_include_pad, divisor_override)
+        if scale is not None:
+            out = out * _make(scale.astype(out.dtype))
+        return _unbatched(out, unbatched)
 
     def forward(self, x):
         return windows.avg_pool2d(x, self.geometry)
@@ -154,6 +192,27 @@ class AvgPool2d(Op):
 
     def describe(self):
         return f"avg_pool2d {self.geometry.describe()}"
+
+
+def _divisor_scale(given: Geometry, size_hw: tuple, out_hw: tuple, count_include_pad: bool, divisor_override):
+    """(Ho, Wo) kernel size / PyTorch's divisor of each window, None where they are all equal: a window
+    counts the padding `given` asks for (not ceil_mode's) if `count_include_pad`, else its input cells
+    alone; `divisor_override` replaces both."""
+    kernel_size = given.kernel[0] * given.kernel[1]
+    if divisor_override is not None:
+        divisor = np.full(out_hw, float(divisor_override))
+    else:
+        sides = []
+        for size, out, k, s, (pad, _) in zip(size_hw, out_hw, given.kernel, given.stride, given.padding):
+            start = np.arange(out) * s - pad
+            end = np.minimum(start + k, size + pad)
+            if not count_include_pad:
+                start, end = np.maximum(start, 0), np.minimum(end, size)
+            sides.append(end - start)
+        divisor = np.outer(*sides).astype(np.float64)
+    if np.all(divisor == kernel_size):
+        return None
+    return kernel_size / divisor
 
 
 @register("avg_pool2d_adjoint", method=False, function=False)

@@ -141,6 +141,40 @@ def test_avg_pool2d_matches_torch_and_passes_gradcheck_and_gradgradcheck(shape, 
     assert tg.gradgradcheck(lambda x: F.avg_pool2d(x, kernel, stride, padding) ** 2, (x,))
 
 
+# (input shape, kernel, stride, padding): ceil_mode adds a last window that overhangs the input, or (the
+# third) would add one that starts in the padding, which PyTorch drops
+CEIL_CASES = [
+    ((1, 2, 7, 7), 2, 2, 0),
+    ((2, 2, 8, 6), 3, 2, 1),
+    ((1, 2, 6, 6), 2, 3, 1),
+    ((1, 1, 9, 7), (3, 2), (2, 3), (1, 0)),
+]
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), CEIL_CASES)
+def test_max_pool2d_ceil_mode_matches_torch_and_passes_gradgradcheck(shape, kernel, stride, padding, rng):
+    args = (kernel, stride, padding, 1, True)  # positional, in PyTorch's order: dilation, then ceil_mode
+    check_against_torch(F.max_pool2d, torch.nn.functional.max_pool2d, normal(rng, shape), rng, *args)
+    x = distinct(rng, shape)
+    assert_gradcheck(lambda x: F.max_pool2d(x, *args), x)
+    assert tg.gradgradcheck(lambda x: F.max_pool2d(x, *args) ** 2, (x,))
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding"), CEIL_CASES + AVG_CASES[1:3])
+@pytest.mark.parametrize(
+    ("ceil_mode", "count_include_pad", "divisor_override"), [(True, True, None), (False, False, None),
+                                                            (True, False, None), (True, True, 5)]
+)  # fmt: skip
+def test_avg_pool2d_divisors_match_torch_and_pass_gradgradcheck(
+    shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override, rng
+):
+    args = (kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    check_against_torch(F.avg_pool2d, torch.nn.functional.avg_pool2d, normal(rng, shape), rng, *args)
+    x = normal(rng, shape)
+    assert_gradcheck(lambda x: F.avg_pool2d(x, *args), x)
+    assert tg.gradgradcheck(lambda x: F.avg_pool2d(x, *args) ** 2, (x,))
+
+
 def test_avg_pool2d_adjoint_op_is_differentiable(rng):
     geometry = pool_geometry("avg_pool2d", 3, 2, 1)
     g = normal(rng, (1, 2, 3, 3))
@@ -177,6 +211,7 @@ def test_pooling_keeps_float32_float32(rng):
         (F.avg_pool2d, (0,), "must be positive"),
         (F.max_pool2d, (9,), "too small"),
         (F.adaptive_avg_pool2d, ((2, 0),), "positive ints"),
+        (F.avg_pool2d, (2, 2, 0, False, True, 0), "divisor_override must be a positive int"),
     ],
 )
 def test_pooling_rejects_bad_arguments_with_a_message_naming_them(function, args, message, rng):

@@ -137,12 +137,25 @@ def test_pooling_layers_match_torchs(rng):
     x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
     pairs = [
         (nn.MaxPool2d(3, 2, 1), torch.nn.MaxPool2d(3, 2, 1)),
+        (nn.MaxPool2d(2, ceil_mode=True), torch.nn.MaxPool2d(2, ceil_mode=True)),
         (nn.AvgPool2d(2), torch.nn.AvgPool2d(2)),
+        (nn.AvgPool2d(3, 2, 1, True, False), torch.nn.AvgPool2d(3, 2, 1, True, False)),
+        (nn.AvgPool2d(2, divisor_override=3), torch.nn.AvgPool2d(2, divisor_override=3)),
         (nn.AdaptiveAvgPool2d((4, 3)), torch.nn.AdaptiveAvgPool2d((4, 3))),
     ]
     for ours, theirs in pairs:
         np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-6)
         assert list(ours.state_dict()) == []
+
+
+def test_max_pool2d_layer_returns_indices_as_torchs(rng):
+    x = np.round(rng.standard_normal((2, 3, 7, 7))).astype(np.float32)  # ties
+    out, indices = nn.MaxPool2d(2, return_indices=True, ceil_mode=True)(x)
+    expected, expected_indices = torch.nn.MaxPool2d(2, return_indices=True, ceil_mode=True)(
+        torch.from_numpy(x)
+    )
+    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
 
 
 @pytest.mark.parametrize(
@@ -152,6 +165,8 @@ def test_pooling_layers_match_torchs(rng):
         lambda lib: lib.Conv2d(1, 3, 3),
         lambda lib: lib.MaxPool2d(2),
         lambda lib: lib.MaxPool2d(3, stride=2, padding=1),
+        lambda lib: lib.MaxPool2d(2, ceil_mode=True, return_indices=True),
+        lambda lib: lib.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
         lambda lib: lib.AvgPool2d(2),
         lambda lib: lib.AdaptiveAvgPool2d((1, 2)),
         lambda lib: lib.Dropout(0.25),

@@ -104,6 +104,8 @@ MAX_POOLS = {
     # all values negative: a padding of 0 (not -inf) would win at the border
     "padded_negative_values": ((2, 2, 5, 5), (3, 1, 1), (-3.0, -1.0)),
     "per_axis_dilated": ((2, 2, 9, 8), ((3, 2), (1, 2), (1, 0), (2, 1)), (-2.0, 2.0)),
+    # ceil_mode: the last window overhangs the input (more -inf padding at the bottom and right)
+    "ceil_mode": ((2, 2, 7, 8), (3, 2, 1, 1, True), (-3.0, -1.0)),
 }
 
 
@@ -115,20 +117,25 @@ def test_max_pool2d(name, tmp_path):
 
 
 AVG_POOLS = {
-    # name: (input shape, avg_pool2d arguments after the input)
-    "2x2": ((2, 3, 8, 8), (2,)),
+    # name: (input shape, avg_pool2d arguments after the input, the exported nodes)
+    "2x2": ((2, 3, 8, 8), (2,), ["AveragePool"]),
     # the padding counts in the divisor (count_include_pad=True, PyTorch's default): border cells are lower
-    "overlapping_padded": ((2, 2, 7, 6), (3, 2, 1)),
-    "padded_stride_1": ((2, 2, 5, 5), (3, 1, 1)),
-    "per_axis_odd_size": ((2, 2, 9, 7), ((3, 2), (2, 1), (1, 0))),
+    "overlapping_padded": ((2, 2, 7, 6), (3, 2, 1), ["AveragePool"]),
+    "padded_stride_1": ((2, 2, 5, 5), (3, 1, 1), ["AveragePool"]),
+    "per_axis_odd_size": ((2, 2, 9, 7), ((3, 2), (2, 1), (1, 0)), ["AveragePool"]),
+    # divisors other than the kernel's size: AveragePool, then a product with a constant map
+    "ceil_mode": ((2, 2, 7, 7), (2, 2, 0, True), ["AveragePool", "Mul"]),
+    "count_include_pad_false": ((2, 2, 7, 6), (3, 2, 1, False, False), ["AveragePool", "Mul"]),
+    "divisor_override": ((2, 2, 6, 6), (2, None, 0, False, True, 3), ["AveragePool", "Mul"]),
 }
 
 
 @pytest.mark.parametrize("name", sorted(AVG_POOLS))
 def test_avg_pool2d(name, tmp_path):
-    shape, arguments = AVG_POOLS[name]
-    nodes = exported_matches(lambda x: F.avg_pool2d(x, *arguments), shape, tmp_path, low=0.5, high=2.0)
-    assert nodes == ["AveragePool"]
+    shape, arguments, nodes = AVG_POOLS[name]
+    assert (
+        exported_matches(lambda x: F.avg_pool2d(x, *arguments), shape, tmp_path, low=0.5, high=2.0) == nodes
+    )
 
 
 @pytest.mark.parametrize(
