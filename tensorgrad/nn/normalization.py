@@ -17,8 +17,9 @@ class _BatchNorm(Module):
 
     `momentum` weighs each batch in the running statistics; None makes them the cumulative average of all
     batches so far (weight 1 / num_batches_tracked). With `track_running_stats=False` there are no running
-    statistics and batch statistics are used in eval mode too. `affine` adds a learnable weight (ones) and
-    bias (zeros). State dict keys: weight, bias, running_mean, running_var, num_batches_tracked.
+    statistics and batch statistics are used in eval mode too. `affine` adds a learnable weight (ones) and,
+    unless `bias=False` (PyTorch's keyword), a bias (zeros). State dict keys: weight, bias, running_mean,
+    running_var, num_batches_tracked.
     """
 
     #: the input dimensions this layer accepts, and how an error names them
@@ -26,12 +27,12 @@ class _BatchNorm(Module):
     expected = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype=np.float32):  # fmt: skip
+                 track_running_stats: bool = True, *, bias: bool = True, dtype=np.float32):  # fmt: skip
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine and bias else None
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
@@ -73,7 +74,7 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 

@@ -91,6 +91,19 @@ def test_batch_norm_layers_follow_torch_over_train_and_eval_steps(layer_class, s
     assert int(layer.num_batches_tracked.data) == 3
 
 
+def test_batch_norm_without_bias_matches_torchs_keys_and_values(rng):
+    layer, reference = nn.BatchNorm2d(3, bias=False), torch.nn.BatchNorm2d(3, bias=False).double()
+    assert layer.bias is None and list(layer.state_dict()) == list(reference.state_dict())
+    layer.weight.data[...] = rng.standard_normal(3)
+    reference.load_state_dict(to_torch_state(layer))
+    for training in (True, False):
+        layer.train(training)
+        reference.train(training)
+        x = rng.standard_normal((4, 3, 2, 2)) * 3 + 1
+        expected = reference(torch.tensor(x)).detach().numpy()
+        np.testing.assert_allclose(layer(x.astype(np.float32)).data, expected, rtol=1e-4, atol=1e-4)
+
+
 def test_batch_norm_without_running_statistics_normalizes_with_the_batch_in_eval_mode(rng):
     layer = nn.BatchNorm2d(2, affine=False, track_running_stats=False).eval()
     assert list(layer.state_dict()) == [] and list(layer.parameters()) == []
@@ -172,6 +185,9 @@ def test_max_pool2d_layer_returns_indices_as_torchs(rng):
         lambda lib: lib.Dropout(0.25),
         lambda lib: lib.Dropout2d(0.25),
         lambda lib: lib.Flatten(),
+        lambda lib: lib.BatchNorm2d(3),
+        lambda lib: lib.BatchNorm2d(3, momentum=None, bias=False),
+        lambda lib: lib.BatchNorm1d(4, eps=1e-3, affine=False, track_running_stats=False),
     ],
 )
 def test_layers_print_as_torchs(make):
