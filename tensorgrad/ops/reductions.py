@@ -109,13 +109,18 @@ class Max(_Reduction):
         return broadcast_to(self.kept(grad, a.shape), a.shape) * share
 
 
-def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
-    """Indices of the maxima along `axis` (int64; no gradient)."""
-    x = as_input(x, "argmax")
-    leaving_graph("takes the argmax of", x)
+def _index_of(name: str, x, axis, keepdims, dim, keepdim):
+    """x.data.argmax or .argmin (`name`) along `dim`/`axis` as an int64 tensor, out of the graph."""
+    x = as_input(x, name)
+    leaving_graph(f"takes the {name} of", x)
     axis = dim if dim is not None else axis
     keepdims = keepdim if keepdim is not None else keepdims
-    return _make(np.asarray(x.data.argmax(axis=axis, keepdims=keepdims)))
+    return _make(np.asarray(getattr(x.data, name)(axis=axis, keepdims=keepdims)))
+
+
+def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Indices of the maxima along `axis` (int64; no gradient)."""
+    return _index_of("argmax", x, axis, keepdims, dim, keepdim)
 
 
 expose("argmax", argmax)
@@ -139,11 +144,7 @@ expose("amin", Min.call)
 
 def argmin(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Indices of the minima along `axis` (int64; no gradient)."""
-    x = as_input(x, "argmin")
-    leaving_graph("takes the argmin of", x)
-    axis = dim if dim is not None else axis
-    keepdims = keepdim if keepdim is not None else keepdims
-    return _make(np.asarray(x.data.argmin(axis=axis, keepdims=keepdims)))
+    return _index_of("argmin", x, axis, keepdims, dim, keepdim)
 
 
 expose("argmin", argmin)
