@@ -189,7 +189,10 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         f"(default: {defaults.patience}); the best epoch's weights are restored",
     )
     stopping.add_argument(
-        "--monitor", choices=MONITORS, help=f"what early stopping watches (default: {defaults.monitor})"
+        "--monitor",
+        choices=MONITORS,
+        help=f"what early stopping watches; last: keep the last epoch's weights, the end of the schedule "
+        f"(default: {defaults.monitor})",
     )
     stopping.add_argument(
         "--val-size",

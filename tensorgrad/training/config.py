@@ -12,7 +12,8 @@ NUM_CLASSES = 10
 OPTIMIZERS = ("sgd", "momentum", "adam")
 ACTIVATIONS = ("relu", "tanh")
 LR_SCHEDULES = ("constant", "cosine", "onecycle", "step")
-MONITORS = ("val_loss", "val_accuracy")
+#: what early stopping watches; "last": every epoch improves (the run keeps its last weights)
+MONITORS = ("val_loss", "val_accuracy", "last")
 NAN_POLICIES = ("stop", "skip")
 #: the most conv blocks `CNNOptions.channels` may name
 MAX_CNN_BLOCKS = 6

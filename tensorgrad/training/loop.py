@@ -24,7 +24,7 @@ from ..grad_mode import no_grad
 from ..progress import progress_bar
 from ..tensor import Tensor
 from .builders import build_scheduler
-from .config import TrainConfig
+from .config import MONITORS, TrainConfig
 from .metrics import accuracy
 
 #: how many examples `evaluate` pushes through the model at once (no graph is kept, so memory is small)
@@ -128,11 +128,16 @@ def training_loss(model, loss_fn: LossFunction | None = None, l2: float = 0.0) -
 
 
 class EarlyStopping:
-    """Tracks the best value of a validation metric and how many epochs have passed without improving it."""
+    """Tracks the best value of a validation metric and how many epochs have passed without improving it.
+
+    `monitor="last"` counts every epoch whose validation loss is finite as the best (the value kept is that
+    loss): the run keeps its last weights, where a schedule that anneals to the end leaves its best model,
+    rather than an epoch the validation set's noise picks, and it stops early only on non-finite losses.
+    """
 
     def __init__(self, monitor: str = "val_loss", patience: int | None = None):
-        if monitor not in ("val_loss", "val_accuracy"):
-            raise ValueError(f"monitor must be 'val_loss' or 'val_accuracy', not {monitor!r}")
+        if monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}, not {monitor!r}")
         self.monitor = monitor
         self.patience = patience
         self.best: float | None = None
@@ -142,13 +147,18 @@ class EarlyStopping:
     def is_better(self, value: float) -> bool:
         if not math.isfinite(value):
             return False
-        if self.best is None:
+        if self.best is None or self.monitor == "last":
             return True
         return value < self.best if self.monitor == "val_loss" else value > self.best
 
+    @property
+    def metric(self) -> str:
+        """The metric whose value `best` holds."""
+        return "val_loss" if self.monitor == "last" else self.monitor
+
     def update(self, epoch: int, metrics: dict) -> bool:
         """Record the metrics of `epoch`; True if it is the best epoch so far."""
-        value = metrics[self.monitor]
+        value = metrics[self.metric]
         if self.is_better(value):
             self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
             return True
@@ -302,7 +312,7 @@ def fit(
         state.seconds += seconds
         if state.early_stopping.should_stop:
             state.stop_reason = (
-                f"early stopping: {config.monitor} did not improve for {config.patience} epochs "
+                f"early stopping: {state.early_stopping.metric} did not improve for {config.patience} epochs "
                 f"(best {state.early_stopping.best:.4f} at epoch {state.early_stopping.best_epoch})"
             )
         state.finished = state.stop_reason is not None or epoch == config.epochs

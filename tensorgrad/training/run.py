@@ -482,7 +482,7 @@ class _Run:
             "test_accuracy": test.accuracy,
             "test_loss": test.loss,
             "best_epoch": state.early_stopping.best_epoch,
-            "best_" + self.config.monitor: state.early_stopping.best,
+            "best_" + state.early_stopping.metric: state.early_stopping.best,
             "epochs_run": state.epoch,
             "wall_seconds": round(self.wall_seconds(), 2),
             "stopped_early": state.stop_reason is not None,

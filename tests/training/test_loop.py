@@ -164,6 +164,33 @@ def test_early_stopping_counts_epochs_without_improvement():
     assert not by_accuracy.should_stop  # no patience: never stops
 
 
+def test_early_stopping_on_last_keeps_every_epoch_with_a_finite_validation_loss():
+    stopping = EarlyStopping("last", patience=2)
+    assert stopping.update(1, {"val_loss": 0.4}) and stopping.update(2, {"val_loss": 0.6})  # worse, kept
+    assert not stopping.update(3, {"val_loss": float("inf")})
+    assert stopping.best_epoch == 2 and stopping.best == 0.6 and stopping.metric == "val_loss"
+    assert not stopping.should_stop
+    assert not stopping.update(4, {"val_loss": float("nan")})
+    assert stopping.should_stop  # two epochs in a row without a finite loss
+
+
+def test_fit_with_monitor_last_keeps_the_last_weights_where_the_best_would_be_earlier(fashion):
+    # the set-up of the early stopping test below: the validation loss soon rises
+    (x, y), (val_x, val_y) = small_problem(fashion, 200)
+    config = TrainConfig(
+        hidden=(64, 32), keep_prob=1.0, lr=3e-3, lr_schedule="constant", batch_size=50, epochs=20,
+        patience=3, monitor="last",
+    )  # fmt: skip
+    model = build_model(config, rng=0)
+    state = fit(model, build_optimizer(config, model.parameters()), DataLoader(x, y, 50, rng=1), val_x, val_y,
+                config, log=None)  # fmt: skip
+    losses = [row["val_loss"] for row in state.history]
+    assert state.epoch == state.early_stopping.best_epoch == 20 and state.stop_reason is None
+    assert losses.index(min(losses)) < 19 - 3  # val_loss would have stopped and kept an earlier epoch
+    final = model.state_dict()
+    assert all(np.array_equal(final[name], value) for name, value in state.best_weights.items())
+
+
 def test_gradient_clipping_scales_the_joint_norm_down_and_reports_it_before_clipping():
     model = build_model(TrainConfig(hidden=(4,)), rng=0)
     params = list(model.parameters())
