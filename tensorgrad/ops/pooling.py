@@ -195,7 +195,7 @@ class AvgPool2d(Op):
 
 
 def _divisor_scale(given: Geometry, size_hw: tuple, out_hw: tuple, count_include_pad: bool, divisor_override):
-    """(Ho, Wo) kernel size / PyTorch's divisor of each window, None where they are all equal: a window
+    """(Ho, Wo) kernel size / PyTorch's divisor of each window (None if they are all 1): a window
     counts the padding `given` asks for (not ceil_mode's) if `count_include_pad`, else its input cells
     alone; `divisor_override` replaces both."""
     kernel_size = given.kernel[0] * given.kernel[1]
