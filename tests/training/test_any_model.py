@@ -163,7 +163,7 @@ def test_a_model_starts_from_its_own_defaults_under_the_preset_and_the_flags():
     with pytest.raises(ValueError, match="model must be one of"):
         config_for("resnet")
     help_text = train_cli.build_parser().format_help()
-    assert "which starts from --epochs 13" in " ".join(help_text.split())
+    assert "which starts from --epochs 14" in " ".join(help_text.split())
 
 
 def probe_run_flags(run_dir, *extra) -> list[str]:
