@@ -57,7 +57,9 @@ class Geometry(NamedTuple):
         if self.stride != (1, 1):
             parts.append(f"stride {_short(self.stride)}")
         if self.padded:
-            parts.append(f"pad {_short(tuple(b for b, _ in self.padding))}")
+            symmetric = all(before == after for before, after in self.padding)
+            # uneven padding (ceil_mode's, a "same" convolution's) in full: (top, bottom), (left, right)
+            parts.append(f"pad {_short(tuple(b for b, _ in self.padding)) if symmetric else self.padding}")
         if self.dilation != (1, 1):
             parts.append(f"dilation {_short(self.dilation)}")
         if self.groups != 1:

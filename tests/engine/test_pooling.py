@@ -9,7 +9,7 @@ import torch
 import tensorgrad as tg
 import tensorgrad.functional as F
 from tensorgrad.ops import OPS, windows
-from tensorgrad.ops.pooling import pool_geometry
+from tensorgrad.ops.pooling import ceil_padding, pool_geometry
 
 from .helpers import assert_gradcheck, distinct, normal
 
@@ -173,6 +173,13 @@ def test_avg_pool2d_divisors_match_torch_and_pass_gradgradcheck(
     x = normal(rng, shape)
     assert_gradcheck(lambda x: F.avg_pool2d(x, *args), x)
     assert tg.gradgradcheck(lambda x: F.avg_pool2d(x, *args) ** 2, (x,))
+
+
+def test_ceil_mode_padding_is_described_in_full():
+    geometry = ceil_padding(pool_geometry("max_pool2d", 2, None, 0), (7, 6))
+    assert geometry.padding == ((0, 1), (0, 0))
+    assert geometry.describe() == "2x2, stride 2, pad ((0, 1), (0, 0))"
+    assert pool_geometry("max_pool2d", 3, 2, 1).describe() == "3x3, stride 2, pad 1"
 
 
 def test_avg_pool2d_adjoint_op_is_differentiable(rng):
