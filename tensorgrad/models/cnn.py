@@ -20,6 +20,11 @@ def block_pools(image_size: int, blocks: int) -> list[bool]:
     return pools
 
 
+def pooled_side(image_size: int, pools: list[bool]) -> int:
+    """The image side after the blocks `pools` describes (`block_pools`): each pooling one halves it."""
+    return image_size // 2 ** sum(pools)
+
+
 class CNN(CrossEntropyWithL2, nn.Sequential):
     """conv 3x3 (pad 1) - max pool 2 - BatchNorm - ReLU per block of `channels`, each block pooling while
     the side it gets is even (`block_pools`: 28 -> 14 -> 7, and a third block keeps 7x7); then Linear -
@@ -58,7 +63,7 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
         layers += [
             nn.Flatten(),
             nn.Linear(
-                previous * (image_size // 2 ** sum(pools)) ** 2, hidden, rng=rng, dtype=dtype, init=init
+                previous * pooled_side(image_size, pools) ** 2, hidden, rng=rng, dtype=dtype, init=init
             ),
             nn.ReLU(),
             nn.Dropout(dropout, rng=rng),

@@ -108,7 +108,7 @@ def _cnn_state(config: TrainConfig) -> StateSpec:
         state[f"{norm}.num_batches_tracked"] = ((), "i")
         previous, index = width, norm + 2
     hidden, output = index + 1, index + 4
-    side = IMAGE_SHAPE[1] // 2 ** sum(pools)
+    side = cnn.pooled_side(IMAGE_SHAPE[1], pools)
     state[f"{hidden}.weight"] = ((options.hidden, previous * side * side), "f")
     state[f"{hidden}.bias"] = ((options.hidden,), "f")
     state[f"{output}.weight"] = ((NUM_CLASSES, options.hidden), "f")
