@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from ..autograd.engine import apply
 from .base import Op
 from .generic import exp, log_softmax, softmax
-from .registry import register
+from .registry import as_input, register
 
 
-@register("softmax")
-class Softmax(Op):
-    """exp(x) / sum(exp(x)) along `axis`; finite for logits like +-1000."""
-
+class _AlongAxis(Op):
     __slots__ = ("axis",)
-    name = "softmax"
 
     def __init__(self, axis=-1):
         self.axis = axis
+
+    @classmethod
+    def call(cls, x, dim=None, *, axis=None):
+        """`softmax(x, dim)` as PyTorch's (`dim=`), or NumPy's `axis=`; the last axis if neither is given."""
+        if dim is not None and axis is not None and dim != axis:
+            raise TypeError(f"{cls.name}() got dim={dim} and axis={axis}: give one of them")
+        chosen = dim if dim is not None else axis
+        return apply(cls(-1 if chosen is None else chosen), as_input(x, cls.name))
+
+
+@register("softmax")
+class Softmax(_AlongAxis):
+    """exp(x) / sum(exp(x)) along `axis`; finite for logits like +-1000."""
+
+    __slots__ = ()
+    name = "softmax"
 
     def forward(self, a):
         return softmax(a, self.axis)
@@ -28,14 +41,11 @@ class Softmax(Op):
 
 
 @register("log_softmax")
-class LogSoftmax(Op):
+class LogSoftmax(_AlongAxis):
     """log(softmax(x)) along `axis`, through log-sum-exp (finite where softmax underflows)."""
 
-    __slots__ = ("axis",)
+    __slots__ = ()
     name = "log_softmax"
-
-    def __init__(self, axis=-1):
-        self.axis = axis
 
     def forward(self, a):
         return log_softmax(a, self.axis)

@@ -85,6 +85,18 @@ def test_softmax_and_log_softmax_gradients_pass_gradcheck_along_any_axis(axis, r
     assert_gradcheck(lambda x: F.log_softmax(x, axis=axis), x)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_and_log_softmax_take_pytorchs_dim_keyword(name, rng):
+    x = normal(rng, (2, 3, 4))
+    function, reference = getattr(F, name), {"softmax": softmax_ref, "log_softmax": log_softmax_ref}[name]
+    expected = reference(x.data, 1)
+    for result in (function(x, dim=1), getattr(x, name)(dim=1), function(x, 1), function(x, axis=1)):
+        np.testing.assert_allclose(result.data, expected, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(function(x, dim=1, axis=1).data, expected, rtol=1e-14, atol=1e-15)
+    with pytest.raises(TypeError, match=r"dim=0 and axis=1: give one of them"):
+        function(x, dim=0, axis=1)
+
+
 def test_softmax_default_axis_is_the_last(rng):
     x = normal(rng, (3, 5))
     np.testing.assert_allclose(F.softmax(x).data, softmax_ref(x.data, -1), rtol=1e-14)
