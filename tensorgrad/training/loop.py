@@ -169,6 +169,16 @@ class EarlyStopping:
     def should_stop(self) -> bool:
         return self.patience is not None and self.bad_epochs >= self.patience
 
+    def stop_reason(self) -> str:
+        """Why `should_stop` is True, in one line: the epochs without improvement, the best value so far."""
+        best = (
+            "no finite value yet" if self.best is None else f"best {self.best:.4f} at epoch {self.best_epoch}"
+        )
+        epochs = f"{self.bad_epochs} epoch{'' if self.bad_epochs == 1 else 's'}"
+        if self.monitor == "last":  # only a non-finite loss fails to count here
+            return f"early stopping: val_loss was not finite for {epochs} ({best})"
+        return f"early stopping: {self.monitor} did not improve for {epochs} ({best})"
+
     def state_dict(self) -> dict:
         return {
             "monitor": self.monitor,
@@ -311,10 +321,7 @@ def fit(
         state.skipped_steps += train["skipped_steps"]
         state.seconds += seconds
         if state.early_stopping.should_stop:
-            state.stop_reason = (
-                f"early stopping: {state.early_stopping.metric} did not improve for {config.patience} epochs "
-                f"(best {state.early_stopping.best:.4f} at epoch {state.early_stopping.best_epoch})"
-            )
+            state.stop_reason = state.early_stopping.stop_reason()
         state.finished = state.stop_reason is not None or epoch == config.epochs
         if log is not None:
             log(format_epoch(metrics, config.epochs, improved, show_skipped))

@@ -172,6 +172,16 @@ def test_early_stopping_on_last_keeps_every_epoch_with_a_finite_validation_loss(
     assert not stopping.should_stop
     assert not stopping.update(4, {"val_loss": float("nan")})
     assert stopping.should_stop  # two epochs in a row without a finite loss
+    assert stopping.stop_reason() == (
+        "early stopping: val_loss was not finite for 2 epochs (best 0.6000 at epoch 2)"
+    )
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy", "last"])
+def test_early_stopping_says_why_even_with_no_finite_value_yet(monitor):
+    stopping = EarlyStopping(monitor, patience=1)
+    stopping.update(1, {"val_loss": float("nan"), "val_accuracy": float("nan")})
+    assert stopping.should_stop and stopping.stop_reason().endswith("for 1 epoch (no finite value yet)")
 
 
 def test_fit_with_monitor_last_keeps_the_last_weights_where_the_best_would_be_earlier(fashion):
