@@ -109,16 +109,38 @@ def cross_entropy(
     """Softmax cross-entropy of logits `input` (N, C), (N, C, d1, ...) or (C,) against class indices or
     class probabilities, as `torch.nn.functional.cross_entropy`: `weight` per class, `ignore_index`,
     `label_smoothing` in [0, 1], and "mean" as the weighted mean over the counted targets.
-    The gradient of the plain case is `(softmax(logits) - onehot) / N`, computed by one fused op."""
-    if weight is None and label_smoothing == 0.0 and isinstance(input, Tensor) and input.data.ndim == 2:
+    The gradient of the plain case is `(softmax(logits) - onehot) / N`, computed by one fused op; so is
+    that of class indices with label smoothing, whose targets are then the probabilities
+    `(1 - label_smoothing) * onehot + label_smoothing / C` (the same loss as PyTorch's definition)."""
+    if weight is None and isinstance(input, Tensor) and input.data.ndim == 2:
         values = target.data if isinstance(target, Tensor) else np.asarray(target)
         kind = values.dtype.kind
         # the fused op, unless a target may be ignored (it refuses negative indices itself)
-        if kind not in "iu" or (
+        fused = kind not in "iu" or (
             ignore_index < 0 and (values.size == 0 or np.minimum.reduce(values, axis=None) >= 0)
-        ):
+        )
+        if fused and label_smoothing == 0.0:
             return CrossEntropy.call(input, target, reduction)
+        smoothed = (
+            _smoothed_targets(values, input.data.shape, label_smoothing, input.dtype) if fused else None
+        )
+        if smoothed is not None:
+            return CrossEntropy.call(input, smoothed, reduction)
     return _general_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _smoothed_targets(values: np.ndarray, shape: tuple, smoothing: float, dtype) -> np.ndarray | None:
+    """Class indices `values` as label-smoothed probabilities for (N, C) logits; None where the general path
+    must handle (or report) them: probability targets, a wrong shape, indices out of range, smoothing
+    outside (0, 1]."""
+    n, classes = shape
+    if values.dtype.kind not in "iu" or values.shape != (n,) or not n or not 0.0 < smoothing <= 1.0:
+        return None
+    if np.maximum.reduce(values, axis=None) >= classes:
+        return None
+    targets = np.full(shape, smoothing / classes, dtype=dtype)
+    targets[np.arange(n), values] += np.asarray(1.0 - smoothing, dtype=dtype)
+    return targets
 
 
 def _general_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):

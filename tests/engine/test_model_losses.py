@@ -133,6 +133,26 @@ def test_cross_entropy_plain_case_is_still_one_fused_op(rng):
     assert out.grad_fn.name == "cross_entropy"
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_with_label_smoothing_of_class_indices_is_the_fused_op_too(reduction, rng):
+    # (N, C) logits and class indices, no weights: smoothed one-hot probabilities into the fused op, the
+    # loss of PyTorch's definition; its gradients of first and second order as any op's
+    logits, target = normal(rng, (5, 4)), np.array([0, 3, 1, 3, 2])
+    out = F.cross_entropy(logits, target, reduction=reduction, label_smoothing=0.3)
+    assert out.grad_fn.name == "cross_entropy"
+    expected = smoothed_ref(logits.data, target, reduction=reduction, smoothing=0.3)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-13)
+
+    def loss(x):
+        value = F.cross_entropy(x, target, reduction=reduction, label_smoothing=0.3)
+        return value.sum() if reduction == "none" else value
+
+    assert_gradcheck(loss, logits)
+    assert tg.gradgradcheck(loss, (logits,))
+    float32 = F.cross_entropy(logits.float(), target, reduction=reduction, label_smoothing=0.3)
+    assert float32.dtype == np.float32
+
+
 def test_cross_entropy_rejects_out_of_range_classes_and_bad_options(rng):
     logits = normal(rng, (2, 3))
     with pytest.raises(ValueError, match=r"class indices must lie in \[0, 3\)"):
