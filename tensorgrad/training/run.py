@@ -433,6 +433,8 @@ class _Run:
         """`last.npz` (`last`): everything to resume from; `best.npz`: the evaluated model as `model/`."""
         progress = self.state.progress()
         progress["wall_seconds"] = self.wall_seconds()
+        if self.ema is not None:
+            progress["ema_updates"] = self.ema.updates if self.ema.warmup else None
         return ckpt.Checkpoint(
             config=self.config.to_dict(),
             model_state=(self.model if last else self.evaluated).state_dict(),
@@ -548,6 +550,18 @@ def run_generators(loader_rng, model, augment_rng) -> dict:
     return generators
 
 
+def restore_ema_updates(ema: ModelEMA, progress: dict, path) -> None:
+    """Set `ema.updates` from a checkpoint's progress, where its warm-up stands. A checkpoint without the
+    count (its average was made before the warm-up existed, or without one) goes on without a warm-up."""
+    updates = progress.get("ema_updates")
+    if updates is None:
+        ema.warmup = False
+        return
+    if isinstance(updates, bool) or not isinstance(updates, int) or not 0 <= updates < 1 << 62:
+        raise ckpt.CheckpointError(path, f"its ema_updates must be a count of updates, not {updates!r}")
+    ema.updates = updates
+
+
 def restore_session(
     checkpoint: ckpt.Checkpoint, path, config: TrainConfig, model, optimizer, generators: dict, ema=None
 ):
@@ -562,6 +576,7 @@ def restore_session(
         if checkpoint.ema_state is None:
             raise ckpt.CheckpointError(path, "missing the averaged weights (ema/...) of its ema_decay")
         ckpt.load_model_state(ema.module, checkpoint.ema_state, path)
+        restore_ema_updates(ema, checkpoint.progress, path)
     for name, generator in generators.items():
         if name not in checkpoint.rng_states:
             if name == "augment" and not config.augment:

@@ -328,12 +328,12 @@ def test_label_smoothing_in_a_run_is_cross_entropys():
     loss_fn = tg.training.build_loss(TrainConfig(label_smoothing=0.2))
     logits, y = tg.tensor(np.random.default_rng(0).standard_normal((4, 10))), np.array([1, 2, 3, 4])
     assert loss_fn(logits, y).item() == F.cross_entropy(logits, y, label_smoothing=0.2).item()
-    assert tg.training.build_loss(TrainConfig()) is None  # no smoothing: the model's own loss
+    assert tg.training.build_loss(TrainConfig(label_smoothing=0.0)) is None  # the model's own loss
 
 
 def test_model_ema_is_a_lerp_of_the_parameters_with_the_buffers_copied():
     model = image_model.ImageProbe(rng=0)
-    ema = ModelEMA(model, decay=0.75)
+    ema = ModelEMA(model, decay=0.75, warmup=False)
     start = model.linear.weight.data.copy()
     assert (
         np.array_equal(ema.module.linear.weight.data, start)
@@ -354,6 +354,26 @@ def test_model_ema_is_a_lerp_of_the_parameters_with_the_buffers_copied():
         ModelEMA(model, decay=1)
 
 
+def test_model_ema_warms_up_as_tensorflows_average_with_num_updates():
+    # the decay after n updates is min(decay, (1 + n) / (10 + n)): 0.1, 2/11, 3/12, ... then decay itself
+    model = image_model.ImageProbe(rng=0)
+    ema = ModelEMA(model, decay=0.25)
+    averaged = model.linear.weight.data.astype(np.float64)
+    for n in range(4):
+        assert ema.current_decay() == min(0.25, (1 + n) / (10 + n)) and ema.updates == n
+        model.linear.weight.data[...] = np.float32(n + 1)
+        ema.update(model)
+        decay = min(0.25, (1 + n) / (10 + n))
+        averaged = decay * averaged + (1 - decay) * model.linear.weight.data
+        np.testing.assert_allclose(ema.module.linear.weight.data, averaged, rtol=1e-6)
+    assert ema.updates == 4 and ema.current_decay() == 0.25
+    long = ModelEMA(model, decay=0.999)
+    long.updates = 8000
+    assert long.current_decay() == 8001 / 8010
+    long.updates = 9000
+    assert long.current_decay() == 0.999  # (1 + n) / (10 + n) passes it after about 9,000 updates
+
+
 def test_model_ema_matches_torchs_averaged_model():
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -365,7 +385,7 @@ def test_model_ema_matches_torchs_averaged_model():
     reference.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
     averaged = AveragedModel(reference, multi_avg_fn=get_ema_multi_avg_fn(0.9))
     averaged.update_parameters(reference)  # torch's first update copies; ours starts from the copy
-    ema = ModelEMA(model, decay=0.9)
+    ema = ModelEMA(model, decay=0.9, warmup=False)  # torch's average has no warm-up
     rng = np.random.default_rng(1)
     for _ in range(4):
         for (_, param), (_, torch_param) in zip(model.named_parameters(), reference.named_parameters()):
