@@ -22,7 +22,7 @@ from . import argtypes as types
 
 EXAMPLES = """\
 examples:
-  tensorgrad-train                                  # the defaults: 784-196-64-10, Adam, cosine decay, early stopping
+  tensorgrad-train                                  # the defaults: 784-196-64-10, Adam, cosine decay, averaged weights
   tensorgrad-train --preset paper                   # the paper's settings
   tensorgrad-train --preset paper --l2 0 --seed 3   # the paper's settings, except for these
   tensorgrad-train --optimizer momentum --lr 0.05 --out runs/momentum

@@ -26,10 +26,13 @@ DEFAULT_LR = {"adam": 1e-3, "momentum": 0.1, "sgd": 0.1}
 
 #: The paper's settings: 784-196-64-10, ReLU, dropout keep 0.9, softmax cross-entropy + L2, He init, Adam with
 #: its standard learning rate and no decay, mini-batches of 128, early stopping on the validation loss.
-#: The paper does not state its batch size, lambda or epoch count; these values stand in for them.
+#: The paper does not state its batch size, lambda, epoch count or validation split; these values stand in for
+#: them. The preset names everything the defaults below change, so it stays the paper's run whatever they are.
 #:
-#: The defaults (`TrainConfig()`) keep the architecture and Adam but train longer (40 epochs) with a cosine
-#: decay of the learning rate to 0 and a stronger L2 term (lambda 0.03), chosen by experiment; README's results
+#: The defaults (`TrainConfig()`) keep the architecture, the loss and Adam, and choose the rest by
+#: experiment: 60 epochs with a cosine decay of the learning rate to 0, a stronger L2 term (lambda 0.03),
+#: label smoothing 0.1, an average of the weights (EMA, decay 0.999) as the model that is evaluated and
+#: kept, 59,000 images to train on (1,000 held out to watch) and the last epoch kept. README's results
 #: table, printed by `scripts/results_table.py`, gives their test accuracy for seeds 0, 1, 2.
 PRESETS: dict[str, dict] = {
     "paper": {
@@ -44,6 +47,9 @@ PRESETS: dict[str, dict] = {
         "l2": 1e-4,
         "patience": 5,
         "monitor": "val_loss",
+        "val_size": 5000,
+        "label_smoothing": 0.0,
+        "ema_decay": None,
     },
 }
 
@@ -118,18 +124,18 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     warmup_epochs: int = 0
     batch_size: int = 128
-    epochs: int = 40
+    epochs: int = 60
     l2: float = 0.03
     clip_grad_norm: float | None = None
     on_nan: str = "stop"
     # regularization by the data and the loss, and the averaged weights
     augment: tuple[str, ...] = ()
-    label_smoothing: float = 0.0
-    ema_decay: float | None = None
+    label_smoothing: float = 0.1
+    ema_decay: float | None = 0.999
     # early stopping on a validation split held out from the training set
     patience: int | None = 10
-    monitor: str = "val_loss"
-    val_size: int = 5000
+    monitor: str = "last"
+    val_size: int = 1000
     # data and reproducibility
     max_train_examples: int | None = None
     seed: int = 0

@@ -22,6 +22,8 @@ from tensorgrad.training import (
 )
 from tensorgrad.training import checkpoint as ckpt
 from tensorgrad.training.builders import expected_state_shapes
+from tensorgrad.training.ema import ModelEMA
+from tensorgrad.training.run import restore_ema_updates
 
 from .helpers import copy_run, folder_snapshot
 from .test_checkpoint import make_checkpoint
@@ -220,3 +222,36 @@ def test_resume_with_best_weights_of_another_shape_is_a_checkpoint_error(finishe
         "but its config (hidden [196, 64]) needs (64, 196)"
     )
     assert folder_snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("updates", [-1, "many", True, 1.5, 1 << 70])
+def test_resume_with_a_hostile_count_of_averaged_updates_is_a_checkpoint_error(
+    finished_run, tmp_path, capsys, updates
+):
+    run_dir = copy_run(finished_run, tmp_path / "run")
+    entries = archive_entries(run_dir / "last.npz")
+    progress = json.loads(str(entries["progress"]))
+    assert isinstance(progress["ema_updates"], int)  # the defaults average the weights
+    entries["progress"] = np.asarray(json.dumps({**progress, "ema_updates": updates}))
+    np.savez(run_dir / "last.npz", **entries)
+    before = folder_snapshot(run_dir)
+    assert train_cli.main(["--resume", str(run_dir), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"tensorgrad-train: error: checkpoint {run_dir / 'last.npz'}: its ema_updates must be a count of "
+        f"updates, not {updates!r}"
+    )
+    assert folder_snapshot(run_dir) == before
+
+
+def test_a_checkpoint_from_before_the_averages_warm_up_resumes_without_one(finished_run, tmp_path):
+    run_dir = copy_run(finished_run, tmp_path / "run")
+    entries = archive_entries(run_dir / "last.npz")
+    progress = json.loads(str(entries["progress"]))
+    del progress["ema_updates"]
+    entries["progress"] = np.asarray(json.dumps(progress))
+    np.savez(run_dir / "last.npz", **entries)
+    checkpoint = load_checkpoint(run_dir / "last.npz")
+    ema = ModelEMA(build_model(TrainConfig.from_dict(checkpoint.config), rng=0), decay=0.999)
+    restore_ema_updates(ema, checkpoint.progress, run_dir / "last.npz")
+    assert not ema.warmup and ema.current_decay() == 0.999

@@ -239,8 +239,9 @@ def test_early_stopping_stops_and_restores_the_best_weights(fashion):
     # 200 examples and no dropout: the validation loss soon rises as the model memorizes them.
     (x, y), (val_x, val_y) = small_problem(fashion, 200)
     config = TrainConfig(
-        hidden=(64, 32), keep_prob=1.0, lr=3e-3, lr_schedule="constant", batch_size=50, epochs=40, patience=3
-    )
+        hidden=(64, 32), keep_prob=1.0, lr=3e-3, lr_schedule="constant", batch_size=50, epochs=40, patience=3,
+        monitor="val_loss", ema_decay=None,
+    )  # fmt: skip
     model = build_model(config, rng=0)
     optimizer = build_optimizer(config, model.parameters())
     snapshots = {}
