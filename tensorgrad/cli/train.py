@@ -326,12 +326,18 @@ def _own_defaults(entry) -> str:
     """How a model's own defaults read in --help: the flags it starts from instead of the generic ones."""
     if not entry.defaults:
         return ""
-    flags = {"lr_schedule": "schedule", "label_smoothing": "label-smoothing"}
-    shown = ", ".join(
-        f"--{flags.get(key, key)} {','.join(value) if key == 'augment' else _show(value)}"
-        for key, value in entry.defaults.items()
-    )
+    shown = ", ".join(_as_flag(key, value) for key, value in entry.defaults.items())
     return f", which starts from {shown}"
+
+
+def _as_flag(key: str, value) -> str:
+    """A setting of `TrainConfig` as the flag that gives it: ("batch_size", 64) -> "--batch-size 64"."""
+    name = {"lr_schedule": "schedule", "ema_decay": "ema"}.get(key, key.replace("_", "-"))
+    if key == "augment":
+        return f"--{name} {','.join(value) or 'none'}"
+    if key == "ema_decay" and value is None:
+        return f"--{name} 0"  # the flag's "off"
+    return f"--{name} {_show(value)}"
 
 
 def _show(value) -> str:

@@ -164,6 +164,9 @@ def test_a_model_starts_from_its_own_defaults_under_the_preset_and_the_flags():
         config_for("resnet")
     help_text = train_cli.build_parser().format_help()
     assert "which starts from --epochs 14" in " ".join(help_text.split())
+    # flags as they are typed (argparse may wrap a line at a hyphen, so compare without the spaces)
+    assert "--epochs14,--batch-size64," in "".join(help_text.split())
+    assert "--ema0,--monitorlast,--val-size1000" in "".join(help_text.split())
 
 
 def probe_run_flags(run_dir, *extra) -> list[str]:
