@@ -284,8 +284,19 @@ def config_from_flags(flags: dict) -> TrainConfig:
     return config_for(model, **settings)  # the model's own defaults under the preset and the flags
 
 
+#: the flags whose name is not the setting's with "-" for "_"
+_FLAG_NAMES = {
+    "cnn_channels": "channels",
+    "lr_schedule": "schedule",
+    "ema_decay": "ema",
+    "download": "no-download",
+    "progress": "no-progress",
+}
+
+
 def _flag(name: str) -> str:
-    return "--" + {"cnn_channels": "channels"}.get(name, name).replace("_", "-")
+    """The flag that gives the setting `name`: "batch_size" -> "--batch-size", "ema_decay" -> "--ema"."""
+    return "--" + _FLAG_NAMES.get(name, name.replace("_", "-"))
 
 
 def main(argv=None, prog: str = "tensorgrad-train") -> int:
@@ -323,7 +334,7 @@ def main(argv=None, prog: str = "tensorgrad-train") -> int:
 
 
 def _own_defaults(entry) -> str:
-    """How a model's own defaults read in --help: the flags it starts from instead of the generic ones."""
+    """How a model's own defaults read in --help: the flags of its recipe, over the generic defaults."""
     if not entry.defaults:
         return ""
     shown = ", ".join(_as_flag(key, value) for key, value in entry.defaults.items())
@@ -332,12 +343,11 @@ def _own_defaults(entry) -> str:
 
 def _as_flag(key: str, value) -> str:
     """A setting of `TrainConfig` as the flag that gives it: ("batch_size", 64) -> "--batch-size 64"."""
-    name = {"lr_schedule": "schedule", "ema_decay": "ema"}.get(key, key.replace("_", "-"))
     if key == "augment":
-        return f"--{name} {','.join(value) or 'none'}"
+        return f"{_flag(key)} {','.join(value) or 'none'}"
     if key == "ema_decay" and value is None:
-        return f"--{name} 0"  # the flag's "off"
-    return f"--{name} {_show(value)}"
+        return f"{_flag(key)} 0"  # the flag's "off"
+    return f"{_flag(key)} {_show(value)}"
 
 
 def _show(value) -> str:

@@ -121,7 +121,10 @@ def test_train_with_a_model_that_is_not_installed_is_one_line_and_leaves_nothing
         (["--augment", "flip,flip"], "--augment: names an augmentation twice"),
         (["--label-smoothing", "1"], r"--label-smoothing: must be in \[0, 1\)"),
         (["--ema", "1"], r"--ema: must be in \[0, 1\)"),
-        (["--resume", "runs/x", "--ema", "0.9"], "--resume .* cannot take --ema"),
+        (
+            ["--resume", "runs/x", "--ema", "0.9"],
+            "--resume .* cannot take --ema$",
+        ),  # the flag, not --ema-decay
     ],
 )
 def test_bad_model_and_regularization_flags_are_argparse_errors(flags, complaint, capsys):

@@ -57,6 +57,12 @@ def test_bad_flags_are_argparse_errors(flags, complaint, capsys):
     assert re.search(complaint, capsys.readouterr().err)
 
 
+def test_messages_name_each_setting_by_a_flag_that_gives_it():
+    for action in train_cli.build_parser()._actions:
+        if action.dest != "help" and action.option_strings:
+            assert train_cli._flag(action.dest) in action.option_strings, action.dest
+
+
 def test_a_preset_gives_its_settings_and_explicit_flags_override_it():
     paper = train_cli.config_from_flags({"preset": "paper"})
     assert paper == TrainConfig(**PRESETS["paper"])
