@@ -119,13 +119,12 @@ def cross_entropy(
         fused = kind not in "iu" or (
             ignore_index < 0 and (values.size == 0 or np.minimum.reduce(values, axis=None) >= 0)
         )
-        if fused and label_smoothing == 0.0:
-            return CrossEntropy.call(input, target, reduction)
-        smoothed = (
-            _smoothed_targets(values, input.data.shape, label_smoothing, input.dtype) if fused else None
-        )
-        if smoothed is not None:
-            return CrossEntropy.call(input, smoothed, reduction)
+        if fused:
+            if label_smoothing == 0.0:
+                return CrossEntropy.call(input, target, reduction)
+            smoothed = _smoothed_targets(values, input.data.shape, label_smoothing, input.dtype)
+            if smoothed is not None:
+                return CrossEntropy.call(input, smoothed, reduction)
     return _general_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
 
 

@@ -35,8 +35,9 @@ class ModelEntry:
     """One trainable model: `build(config, rng)` returns the `nn.Module` (its initial weights drawn from
     `rng`, a Generator or a seed); `state(config)` the state dict it will have, without building it;
     `describe(config)` its options in a few words, for messages; `module`, if set, the module `build`
-    imports (checked by `require`); `defaults`, the training settings the model starts from where they
-    differ from `TrainConfig`'s (a preset and explicit settings override them, see `config_for`);
+    imports (checked by `require`); `defaults`, the training settings of the model's own recipe, over
+    `TrainConfig`'s (a preset and explicit settings override them, see `config_for`; a recipe may state a
+    setting that equals the generic default, so that changing the generic one leaves the recipe alone);
     `own_threads`, whether its training runs tensorgrad's kernels on a thread per core, BLAS on one
     (`tensorgrad.parallel`: worth it for convolutions, not for a network of matrix products alone)."""
 
