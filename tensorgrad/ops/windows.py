@@ -105,8 +105,16 @@ def im2col(x: np.ndarray, geometry: Geometry) -> np.ndarray:
         strides=(bc * (c // g), bn, bh * sh, bw * sw, bh * dh, bw * dw, bc),
         writeable=False,
     )
-    # the one copy of the forward pass: NumPy merges the contiguous (kW, C) runs of each window row
-    return windows.reshape(g, n * ho * wo, kh * kw * (c // g))
+    if c // g > 1:
+        # the one copy of the forward pass: NumPy merges the contiguous (kW, C) runs of each window row
+        return windows.reshape(g, n * ho * wo, kh * kw * (c // g))
+    # one channel a group (a grey image's first convolution, a depthwise one): a window row is then only kW
+    # numbers, so one copy per kernel offset, whose runs are rows of the image, is about 3x faster
+    cols = np.empty((g, n, ho, wo, kh, kw), dtype=x.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            cols[..., p, q] = windows[..., p, q, 0]
+    return cols.reshape(g, n * ho * wo, kh * kw)
 
 
 def weight_matrix(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -373,7 +381,7 @@ def max_pool2d_choice(x: np.ndarray, out: np.ndarray, geometry: Geometry):
         np.equal(tiles[start:stop], best[:, :, :, None, :, None], out=picks)
         # one match in every window, unless there are ties (or a NaN window, which matches nothing)
         if np.count_nonzero(mask[start:stop]) != best.size or np.isnan(best).any():
-            taken = np.zeros(best.shape, dtype=np.bool_)
+            taken = np.zeros_like(best, dtype=np.bool_)  # best's memory order, as the picks'
             for p in range(picks.shape[3]):
                 for q in range(picks.shape[5]):
                     pick = picks[:, :, :, p, :, q]
