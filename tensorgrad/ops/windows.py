@@ -381,11 +381,13 @@ def max_pool2d_choice(x: np.ndarray, out: np.ndarray, geometry: Geometry):
         np.equal(tiles[start:stop], best[:, :, :, None, :, None], out=picks)
         # one match in every window, unless there are ties (or a NaN window, which matches nothing)
         if np.count_nonzero(mask[start:stop]) != best.size or np.isnan(best).any():
-            taken = np.zeros_like(best, dtype=np.bool_)  # best's memory order, as the picks'
-            for p in range(picks.shape[3]):
-                for q in range(picks.shape[5]):
-                    pick = picks[:, :, :, p, :, q]
-                    np.greater(pick, taken, out=pick)  # pick and not taken: an earlier element matched
+            offsets = [(p, q) for p in range(picks.shape[3]) for q in range(picks.shape[5])]
+            # in the picks' memory order (channels-last, for a convolution's output): else every pass strides
+            taken = picks[:, :, :, 0, :, 0].copy(order="K")
+            for p, q in offsets[1:]:
+                pick = picks[:, :, :, p, :, q]
+                np.greater(pick, taken, out=pick)  # pick and not taken: an earlier element matched
+                if (p, q) != offsets[-1]:
                     taken |= pick
 
     parallel.over_batch(choose, x.shape[0], x[0].size * (x.itemsize + 1))
