@@ -8,7 +8,7 @@ from ..autograd.engine import apply
 from ..tensor import _make, leaving_graph
 from .base import Op
 from .generic import broadcast_to, constant, exp
-from .registry import FUNCTIONS, as_input, expose, register
+from .registry import FUNCTIONS, as_input, either_spelling, expose, register
 
 
 def normalize_axis(axis, ndim: int):
@@ -37,10 +37,8 @@ class _Reduction(Op):
     def call(cls, x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """`x.sum(axis, keepdims)`; PyTorch's `dim=` and `keepdim=` are accepted too."""
         x = as_input(x, cls.name)
-        if dim is not None:
-            axis = dim
-        if keepdim is not None:
-            keepdims = keepdim
+        axis = either_spelling(cls.name, "dim", dim, "axis", axis)
+        keepdims = keepdims if keepdim is None else keepdim
         return apply(cls(axis, bool(keepdims)), x)
 
     def kept(self, grad, in_shape):
@@ -113,8 +111,8 @@ def _index_of(name: str, x, axis, keepdims, dim, keepdim):
     """x.data.argmax or .argmin (`name`) along `dim`/`axis` as an int64 tensor, out of the graph."""
     x = as_input(x, name)
     leaving_graph(f"takes the {name} of", x)
-    axis = dim if dim is not None else axis
-    keepdims = keepdim if keepdim is not None else keepdims
+    axis = either_spelling(name, "dim", dim, "axis", axis)
+    keepdims = keepdims if keepdim is None else keepdim
     return _make(np.asarray(getattr(x.data, name)(axis=axis, keepdims=keepdims)))
 
 
@@ -158,8 +156,8 @@ def prod(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     and it can be differentiated again.
     """
     x = as_input(x, "prod")
-    dim = axis if dim is None else dim
-    keepdim = keepdims if keepdims is not None else keepdim
+    dim = either_spelling("prod", "dim", dim, "axis", axis)
+    keepdim = keepdim if keepdims is None else keepdims
     if dim is None:
         return _product_of_last_axis(x.reshape(-1))
     (axis,) = normalize_axis(dim, x.ndim)

@@ -58,6 +58,18 @@ def as_input(x, function: str) -> Tensor:
     return x
 
 
+def either_spelling(function: str, torch_name: str, torch_value, numpy_name: str, numpy_value):
+    """An argument PyTorch and NumPy spell differently (`dim`/`axis`, `keepdim`/`keepdims`): whichever was
+    given (None: not given); both only if they agree, else a TypeError naming them."""
+    if torch_value is None:
+        return numpy_value
+    if numpy_value is not None and numpy_value != torch_value:
+        raise TypeError(
+            f"{function}() got {torch_name}={torch_value!r} and {numpy_name}={numpy_value!r}: give one of them"
+        )
+    return torch_value
+
+
 def operand(value, like: Tensor) -> Tensor:
     """The other operand of a binary op as a tensor; scalars take the float dtype of `like`."""
     if isinstance(value, Tensor):

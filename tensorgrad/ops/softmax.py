@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..autograd.engine import apply
 from .base import Op
 from .generic import exp, log_softmax, softmax
-from .registry import as_input, register
+from .registry import as_input, either_spelling, register
 
 
 class _AlongAxis(Op):
@@ -17,9 +17,7 @@ class _AlongAxis(Op):
     @classmethod
     def call(cls, x, dim=None, *, axis=None):
         """`softmax(x, dim)` as PyTorch's (`dim=`), or NumPy's `axis=`; the last axis if neither is given."""
-        if dim is not None and axis is not None and dim != axis:
-            raise TypeError(f"{cls.name}() got dim={dim} and axis={axis}: give one of them")
-        chosen = dim if dim is not None else axis
+        chosen = either_spelling(cls.name, "dim", dim, "axis", axis)
         return apply(cls(-1 if chosen is None else chosen), as_input(x, cls.name))
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from ..autograd.engine import apply
 from .generic import constant, where
 from .reductions import _Reduction, normalize_axis
-from .registry import as_input, register
+from .registry import as_input, either_spelling, register
 
 
 class _Spread(_Reduction):
@@ -23,8 +23,8 @@ class _Spread(_Reduction):
         x = as_input(x, cls.name)
         if isinstance(dim, bool):  # the overload var(unbiased)
             dim, unbiased = None, dim
-        dim = axis if dim is None else dim
-        keepdim = keepdims if keepdims is not None else keepdim
+        dim = either_spelling(cls.name, "dim", dim, "axis", axis)
+        keepdim = keepdim if keepdims is None else keepdims
         if unbiased is not None and correction is not None:
             raise TypeError(f"{cls.name}(): give either unbiased or correction, not both")
         if correction is None:

@@ -116,6 +116,17 @@ def test_reductions_accept_positional_axis(rng):
     np.testing.assert_allclose(x.max(-1).data, x.data.max(-1))
 
 
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "logsumexp", "argmax", "argmin", "var", "std",
+                                  "prod", "softmax", "log_softmax"])  # fmt: skip
+def test_pytorchs_dim_and_numpys_axis_must_agree_when_both_are_given(name, rng):
+    x = distinct(rng, (2, 3, 4))
+    method = getattr(x, name)
+    np.testing.assert_array_equal(method(dim=1, axis=1).data, method(dim=1).data)
+    np.testing.assert_array_equal(method(axis=1).data, method(dim=1).data)
+    with pytest.raises(TypeError, match=rf"^{name}\(\) got dim=0 and axis=1: give one of them$"):
+        method(dim=0, axis=1)
+
+
 def test_argmax_matches_numpy_and_carries_no_graph(rng):
     x = distinct(rng, (3, 4))
     out = x.argmax(axis=1)
