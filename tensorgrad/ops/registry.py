@@ -59,8 +59,8 @@ def as_input(x, function: str) -> Tensor:
 
 
 def either_spelling(function: str, torch_name: str, torch_value, numpy_name: str, numpy_value):
-    """An argument PyTorch and NumPy spell differently (`dim`/`axis`, `keepdim`/`keepdims`): whichever was
-    given (None: not given); both only if they agree, else a TypeError naming them."""
+    """An argument PyTorch and NumPy spell differently (`dim` and `axis`): whichever was given (None: not
+    given); both only if they agree, else a TypeError naming them."""
     if torch_value is None:
         return numpy_value
     if numpy_value is not None and numpy_value != torch_value:
