@@ -60,7 +60,9 @@ def as_input(x, function: str) -> Tensor:
 
 def either_spelling(function: str, torch_name: str, torch_value, numpy_name: str, numpy_value):
     """An argument PyTorch and NumPy spell differently (`dim` and `axis`): whichever was given (None: not
-    given); both only if they agree, else a TypeError naming them."""
+    given; a list as a tuple, as PyTorch takes `dim=[0, 1]`); both only if they agree, else a TypeError
+    naming them."""
+    torch_value, numpy_value = (tuple(v) if isinstance(v, list) else v for v in (torch_value, numpy_value))
     if torch_value is None:
         return numpy_value
     if numpy_value is not None and numpy_value != torch_value:

@@ -127,6 +127,15 @@ def test_pytorchs_dim_and_numpys_axis_must_agree_when_both_are_given(name, rng):
         method(dim=0, axis=1)
 
 
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "amax", "amin", "logsumexp", "var", "std"])
+def test_reductions_take_a_list_of_dims_as_pytorch_does(name, rng):
+    x = normal(rng, (2, 3, 4))
+    method = getattr(x, name)
+    expected = method(dim=(0, 2)).data  # a tuple of axes: checked against NumPy above
+    for result in (method(dim=[0, 2]), method(axis=[0, 2]), method(dim=[0, 2], axis=(0, 2))):
+        np.testing.assert_array_equal(result.data, expected)
+
+
 def test_argmax_matches_numpy_and_carries_no_graph(rng):
     x = distinct(rng, (3, 4))
     out = x.argmax(axis=1)
