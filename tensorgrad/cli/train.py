@@ -38,7 +38,7 @@ confusion.png and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 b
 RESUME_FLAGS = {"data_dir", "download", "threads"}
 #: the flags of each model's options, by model (each is refused with another --model)
 MODEL_FLAGS = {
-    "mlp": ("hidden", "activation", "keep_prob"),
+    "mlp": ("hidden", "activation", "keep_prob", "standardize"),
     "cnn": ("cnn_channels", "cnn_hidden", "cnn_dropout"),
 }
 #: `--augment` presets: a name standing for a list
@@ -86,6 +86,14 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         type=types.keep_probability,
         help=f"dropout keep probability after each hidden layer, in (0, 1]; 1 = no dropout "
         f"(default: {defaults.keep_prob})",
+    )
+    model.add_argument(
+        "--standardize",
+        type=types.nonnegative_float,
+        metavar="FLOOR",
+        help="standardize each input pixel by the training images: subtract its mean, divide by its standard "
+        "deviation plus FLOOR (which keeps the nearly constant border pixels from being scaled up); 0 = pixels "
+        f"in [0, 1] as they are (default: {_show(defaults.standardize) if defaults.standardize else 0})",
     )
     cnn = parser.add_argument_group("model cnn")
     cnn.add_argument(
@@ -278,8 +286,9 @@ def config_from_flags(flags: dict) -> TrainConfig:
         settings["cnn"] = {**TrainConfig().cnn.to_dict(), **settings.get("cnn", {}), **cnn}
     if settings.get("patience") == 0:
         settings["patience"] = None
-    if settings.get("ema_decay") == 0:
-        settings["ema_decay"] = None
+    for name in ("ema_decay", "standardize"):  # the flags' 0 for "off"
+        if settings.get(name) == 0:
+            settings[name] = None
     settings.pop("model", None)
     return config_for(model, **settings)  # the model's own defaults under the preset and the flags
 
@@ -337,7 +346,8 @@ def _own_defaults(entry) -> str:
     """How a model's own defaults read in --help: the flags of its recipe, over the generic defaults."""
     if not entry.defaults:
         return ""
-    shown = ", ".join(_as_flag(key, value) for key, value in entry.defaults.items())
+    others = {name for owner, names in MODEL_FLAGS.items() if MODELS[owner] is not entry for name in names}
+    shown = ", ".join(_as_flag(key, value) for key, value in entry.defaults.items() if key not in others)
     return f", which starts from {shown}"
 
 
@@ -345,7 +355,7 @@ def _as_flag(key: str, value) -> str:
     """A setting of `TrainConfig` as the flag that gives it: ("batch_size", 64) -> "--batch-size 64"."""
     if key == "augment":
         return f"{_flag(key)} {','.join(value) or 'none'}"
-    if key == "ema_decay" and value is None:
+    if key in ("ema_decay", "standardize") and value is None:
         return f"{_flag(key)} 0"  # the flag's "off"
     return f"{_flag(key)} {_show(value)}"
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from tensorgrad import nn
 from tensorgrad.models.loss import CrossEntropyWithL2
+from tensorgrad.nn.layers import _as_tensor
 from tensorgrad.random import as_generator
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -22,10 +23,15 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
     >>> loss = model.loss(x_batch, y_batch, l2=1e-4)
 
     `input_shape` is (sizes[0],): the training loop hands it flat rows, whatever the shape of the images.
+
+    `standardize=True` makes the network standardize its input first, `(x - input_mean) / input_std`, as
+    torchvision's `Normalize` would, with one mean and one deviation per pixel: buffers (state dict keys
+    "input_mean" and "input_std", 0 and 1 until `set_input_statistics` fits them to training images).
+    Whatever calls the model (evaluation, prediction, ONNX export) then hands it pixels in [0, 1] as before.
     """
 
     def __init__(self, sizes=(784, 196, 64, 10), activation: str = "relu", keep_prob: float = 0.9, rng=None,
-                 dtype=np.float32):  # fmt: skip
+                 dtype=np.float32, standardize: bool = False):  # fmt: skip
         if len(sizes) < 2:
             raise ValueError(f"an MLP needs at least an input and an output size, got {sizes}")
         if activation not in ACTIVATIONS:
@@ -39,15 +45,53 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
             layers.append(nn.Dropout(round(1.0 - keep_prob, 12), rng=rng))
         layers.append(nn.Linear(sizes[-2], sizes[-1], rng=rng, dtype=dtype))
         super().__init__(*layers)
+        if standardize:
+            self.register_buffer("input_mean", np.zeros(sizes[0], dtype))
+            self.register_buffer("input_std", np.ones(sizes[0], dtype))
+        self.standardize = standardize
         self.sizes = tuple(sizes)
         self.input_shape = (self.sizes[0],)
         self.activation = activation
         self.keep_prob = keep_prob
         self.rng = rng
 
+    def forward(self, x):
+        if self.standardize:
+            x = (_as_tensor(x) - self.input_mean) / self.input_std
+        return super().forward(x)
+
+    def set_input_statistics(self, images: np.ndarray, floor: float) -> None:
+        """Standardize inputs by `images`' statistics: each pixel's mean, and its standard deviation plus
+        `floor` (> 0), which keeps the border pixels that are nearly always black from being scaled up
+        hundreds of times. `images` (N, ...) flatten to (N, sizes[0]); the model needs `standardize=True`."""
+        if not self.standardize:
+            raise ValueError("set_input_statistics: this MLP was built with standardize=False")
+        if not floor > 0:
+            raise ValueError(f"set_input_statistics: floor must be > 0, got {floor}")
+        rows = np.asarray(images).reshape(len(images), -1)
+        if rows.shape[1] != self.sizes[0] or len(rows) < 2:
+            raise ValueError(
+                f"set_input_statistics: expected two or more images of {self.sizes[0]} values, "
+                f"got an array of shape {np.shape(images)}"
+            )
+        mean, variance = _column_moments(rows)
+        self.input_mean.data[...] = mean
+        self.input_std.data[...] = np.sqrt(variance) + floor
+
     def weights(self) -> list:
         """The weight matrices (what the L2 penalty applies to; biases are not penalized)."""
         return [layer.weight for layer in self._modules.values() if isinstance(layer, nn.Linear)]
 
     def extra_repr(self) -> str:
-        return f"sizes={self.sizes}, activation={self.activation!r}, keep_prob={self.keep_prob}"
+        standardized = ", standardize=True" if self.standardize else ""
+        return f"sizes={self.sizes}, activation={self.activation!r}, keep_prob={self.keep_prob}{standardized}"
+
+
+def _column_moments(rows: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and (population) variance in float64, a chunk of rows at a time: a copy of the
+    whole training set in float64 would be 370 MB."""
+    mean = np.mean(rows, axis=0, dtype=np.float64)
+    squares = np.zeros_like(mean)
+    for start in range(0, len(rows), chunk):
+        squares += np.square(rows[start : start + chunk] - mean).sum(axis=0)
+    return mean, squares / len(rows)

@@ -34,7 +34,9 @@ class ModelUnavailableError(RuntimeError):
 class ModelEntry:
     """One trainable model: `build(config, rng)` returns the `nn.Module` (its initial weights drawn from
     `rng`, a Generator or a seed); `state(config)` the state dict it will have, without building it;
-    `describe(config)` its options in a few words, for messages; `module`, if set, the module `build`
+    `describe(config)` its options in a few words, for messages; `fit(model, config, train_images)`, if set,
+    fits what a new model takes from its training images (float32, (N, 1, 28, 28)) before training (the
+    MLP's input standardization); `module`, if set, the module `build`
     imports (checked by `require`); `defaults`, the training settings of the model's own recipe, over
     `TrainConfig`'s (a preset and explicit settings override them, see `config_for`; a recipe may state a
     setting that equals the generic default, so that changing the generic one leaves the recipe alone);
@@ -45,6 +47,7 @@ class ModelEntry:
     state: Callable[[TrainConfig], StateSpec]
     describe: Callable[[TrainConfig], str]
     summary: str
+    fit: Callable | None = None
     module: str | None = None
     defaults: dict = field(default_factory=dict)
     own_threads: bool = False
@@ -72,7 +75,18 @@ def _import_model_module(module: str, name: str):
 def _build_mlp(config: TrainConfig, rng):
     from ..models.mlp import MLP
 
-    return MLP(config.sizes, activation=config.activation, keep_prob=config.keep_prob, rng=rng)
+    return MLP(
+        config.sizes,
+        activation=config.activation,
+        keep_prob=config.keep_prob,
+        rng=rng,
+        standardize=config.standardize is not None,
+    )
+
+
+def _fit_mlp(model, config: TrainConfig, train_images) -> None:
+    if config.standardize is not None:
+        model.set_input_statistics(train_images, config.standardize)
 
 
 def _mlp_state(config: TrainConfig) -> StateSpec:
@@ -82,6 +96,8 @@ def _mlp_state(config: TrainConfig) -> StateSpec:
     for index, (fan_in, fan_out) in enumerate(zip(config.sizes[:-1], config.sizes[1:])):
         state[f"{3 * index}.weight"] = ((fan_out, fan_in), "f")
         state[f"{3 * index}.bias"] = ((fan_out,), "f")
+    if config.standardize is not None:
+        state["input_mean"] = state["input_std"] = ((config.sizes[0],), "f")
     return state
 
 
@@ -139,6 +155,7 @@ CNN_DEFAULTS = {
     "ema_decay": None,
     "monitor": "last",
     "val_size": 1000,
+    "standardize": None,  # an MLP option: the CNN's batch norms standardize for it
 }
 
 MODELS: dict[str, ModelEntry] = {
@@ -146,7 +163,8 @@ MODELS: dict[str, ModelEntry] = {
         build=_build_mlp,
         state=_mlp_state,
         describe=lambda config: f"hidden {list(config.hidden)}",
-        summary="the paper's fully connected network (--hidden, --activation, --keep-prob)",
+        summary="the paper's fully connected network (--hidden, --activation, --keep-prob, --standardize)",
+        fit=_fit_mlp,
     ),
     "cnn": ModelEntry(
         build=_build_cnn,

@@ -340,6 +340,9 @@ class _Run:
             self.log(describe_source(self.dataset))
         self.data = prepare_data(config, generators["split"], self.dataset)
         self.model = build_model(config, generators["model"])
+        fit_model = model_entry(config.model).fit
+        if checkpoint is None and fit_model is not None:
+            fit_model(self.model, config, self.data.train_x)  # a resumed run restores what this fitted
         self.optimizer = build_optimizer(config, self.model.parameters())
         # The model that is evaluated, kept as the best and tested: the average of the weights, if kept.
         self.ema = ModelEMA(self.model, config.ema_decay) if config.ema_decay is not None else None

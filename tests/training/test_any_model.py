@@ -384,7 +384,7 @@ def test_model_ema_matches_torchs_averaged_model():
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    model = build_model(TrainConfig(hidden=(5,)), rng=0)
+    model = build_model(TrainConfig(hidden=(5,), standardize=None), rng=0)
     reference = torch.nn.Sequential(
         torch.nn.Linear(784, 5), torch.nn.ReLU(), torch.nn.Dropout(), torch.nn.Linear(5, 10)
     )

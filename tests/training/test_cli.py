@@ -41,6 +41,8 @@ from .helpers import SMALL_FLAGS, read_jsonl
         (["--preset", "mine"], "--preset: invalid choice"),
         (["--schedule", "linear"], "--schedule/--lr-schedule: invalid choice"),
         (["--warmup-epochs", "-1"], "--warmup-epochs: must be >= 0"),
+        (["--standardize", "-0.1"], "--standardize: must be >= 0"),
+        (["--model", "cnn", "--standardize", "0.1"], "--standardize is an option of --model mlp"),
         (
             ["--schedule", "onecycle", "--warmup-epochs", "2"],
             "warmup_epochs must be 0 with lr_schedule 'onecycle'",
@@ -84,6 +86,14 @@ def test_schedule_flags_set_the_schedule_and_its_warmup():
     old_spelling = vars(train_cli.build_parser().parse_args(["--lr-schedule", "onecycle"]))
     assert old_spelling["lr_schedule"] == "onecycle"
     assert train_cli.config_from_flags({}).lr_schedule == "cosine"
+
+
+def test_standardize_flag_sets_the_floor_and_0_turns_it_off():
+    assert train_cli.config_from_flags({}).standardize == 0.1
+    assert train_cli.config_from_flags({"standardize": 0.3}).standardize == 0.3
+    assert train_cli.config_from_flags({"standardize": 0.0}).standardize is None
+    assert train_cli.config_from_flags({"preset": "paper"}).standardize is None  # the paper's plain pixels
+    assert train_cli.config_from_flags({"model": "cnn"}).standardize is None
 
 
 def test_defaults_are_the_papers_architecture():
