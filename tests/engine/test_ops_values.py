@@ -257,6 +257,20 @@ def test_elementwise_function_matches_numpy(name, rng):
     np.testing.assert_allclose(call(x).data, ref(data), rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("exponent", [0.5, 2, -1, 3.7, -0.25])
+def test_a_scalar_power_is_numpys_python_scalar_power_in_the_bases_dtype(exponent, dtype, rng):
+    data = rng.uniform(0.0, 3.0, (5, 7)).astype(dtype)
+    got = tg.tensor(data) ** exponent
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got.data, data**exponent)  # NumPy's sqrt, square, reciprocal fast paths
+    np.testing.assert_allclose(
+        got.data, np.power(data.astype(np.float64), exponent), rtol=1e-6 if dtype == np.float32 else 1e-14
+    )
+    integers = tg.tensor(np.arange(5)) ** 2  # an integer base keeps NumPy's array power
+    assert integers.dtype == np.arange(5).dtype and integers.tolist() == [0, 1, 4, 9, 16]
+
+
 def test_relu_is_zero_at_zero_and_for_negatives():
     x = leaf([-2.0, -0.0, 0.0, 3.0])
     np.testing.assert_array_equal(x.relu().data, [0.0, 0.0, 0.0, 3.0])
