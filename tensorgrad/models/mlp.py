@@ -24,20 +24,26 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
 
     `input_shape` is (sizes[0],): the training loop hands it flat rows, whatever the shape of the images.
 
-    `standardize=True` makes the network standardize its input first, `(x - input_mean) / input_std`, as
-    torchvision's `Normalize` would, with one mean and one deviation per pixel: buffers (state dict keys
-    "input_mean" and "input_std", 0 and 1 until `set_input_statistics` fits them to training images).
-    Whatever calls the model (evaluation, prediction, ONNX export) then hands it pixels in [0, 1] as before.
+    Two steps may come before the first layer, so that whatever calls the model (evaluation, prediction,
+    ONNX export) hands it pixels in [0, 1] as before:
+    - `input_gamma=g` (not 1) raises each pixel to the power g (a gamma curve: g < 1 spreads out the dark
+      greys, where Fashion-MNIST's textures are). The derivative of x^g is infinite at x = 0, so a
+      gradient with respect to a black input pixel is too (as torch's `x ** 0.5` gives).
+    - `standardize=True` then standardizes, `(x - input_mean) / input_std`, as torchvision's `Normalize`
+      would, with one mean and one deviation per pixel: buffers (state dict keys "input_mean" and
+      "input_std", 0 and 1 until `set_input_statistics` fits them to training images).
     """
 
     def __init__(self, sizes=(784, 196, 64, 10), activation: str = "relu", keep_prob: float = 0.9, rng=None,
-                 dtype=np.float32, standardize: bool = False):  # fmt: skip
+                 dtype=np.float32, standardize: bool = False, input_gamma: float = 1.0):  # fmt: skip
         if len(sizes) < 2:
             raise ValueError(f"an MLP needs at least an input and an output size, got {sizes}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
         if not 0.0 < keep_prob <= 1.0:
             raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
+        if not 0.0 < input_gamma < float("inf"):
+            raise ValueError(f"input_gamma must be a number > 0, got {input_gamma}")
         rng = as_generator(rng) if rng is not None else np.random.default_rng()
         layers = []
         for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
@@ -49,6 +55,7 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
             self.register_buffer("input_mean", np.zeros(sizes[0], dtype))
             self.register_buffer("input_std", np.ones(sizes[0], dtype))
         self.standardize = standardize
+        self.input_gamma = float(input_gamma)
         self.sizes = tuple(sizes)
         self.input_shape = (self.sizes[0],)
         self.activation = activation
@@ -56,14 +63,17 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
         self.rng = rng
 
     def forward(self, x):
+        if self.input_gamma != 1.0:
+            x = _as_tensor(x) ** self.input_gamma
         if self.standardize:
             x = (_as_tensor(x) - self.input_mean) / self.input_std
         return super().forward(x)
 
     def set_input_statistics(self, images: np.ndarray, floor: float) -> None:
-        """Standardize inputs by `images`' statistics: each pixel's mean, and its standard deviation plus
-        `floor` (> 0), which keeps the border pixels that are nearly always black from being scaled up
-        hundreds of times. `images` (N, ...) flatten to (N, sizes[0]); the model needs `standardize=True`."""
+        """Standardize inputs by `images`' statistics (after the gamma curve): each pixel's mean, and its
+        standard deviation plus `floor` (> 0), which keeps the border pixels that are nearly always black
+        from being scaled up hundreds of times. `images` (N, ...) flatten to (N, sizes[0]); the model needs
+        `standardize=True`."""
         if not self.standardize:
             raise ValueError("set_input_statistics: this MLP was built with standardize=False")
         if not floor > 0:
@@ -74,7 +84,10 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
                 f"set_input_statistics: expected two or more images of {self.sizes[0]} values, "
                 f"got an array of shape {np.shape(images)}"
             )
-        mean, variance = _column_moments(rows)
+        gamma = self.input_gamma
+        mean, variance = _column_moments(
+            rows, lambda chunk: chunk if gamma == 1.0 else np.power(chunk, gamma)
+        )
         self.input_mean.data[...] = mean
         self.input_std.data[...] = np.sqrt(variance) + floor
 
@@ -83,15 +96,22 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
         return [layer.weight for layer in self._modules.values() if isinstance(layer, nn.Linear)]
 
     def extra_repr(self) -> str:
-        standardized = ", standardize=True" if self.standardize else ""
-        return f"sizes={self.sizes}, activation={self.activation!r}, keep_prob={self.keep_prob}{standardized}"
+        steps = (", standardize=True" if self.standardize else "") + (
+            f", input_gamma={self.input_gamma:g}" if self.input_gamma != 1.0 else ""
+        )
+        return f"sizes={self.sizes}, activation={self.activation!r}, keep_prob={self.keep_prob}{steps}"
 
 
-def _column_moments(rows: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Each column's mean and (population) variance in float64, a chunk of rows at a time: a copy of the
-    whole training set in float64 would be 370 MB."""
-    mean = np.mean(rows, axis=0, dtype=np.float64)
-    squares = np.zeros_like(mean)
+def _column_moments(rows: np.ndarray, transform, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and (population) variance of `transform(rows)` in float64, a chunk of rows at a
+    time (a float64 copy of the whole training set would be 370 MB), the chunks' moments combined as in
+    Chan, Golub and LeVeque's pairwise update."""
+    count, mean, squares = 0, np.zeros(rows.shape[1]), np.zeros(rows.shape[1])
     for start in range(0, len(rows), chunk):
-        squares += np.square(rows[start : start + chunk] - mean).sum(axis=0)
-    return mean, squares / len(rows)
+        part = np.asarray(transform(rows[start : start + chunk]), dtype=np.float64)
+        part_mean = part.mean(axis=0)
+        delta, total = part_mean - mean, count + len(part)
+        squares += np.square(part - part_mean).sum(axis=0) + np.square(delta) * (count * len(part) / total)
+        mean += delta * (len(part) / total)
+        count = total
+    return mean, squares / count

@@ -81,6 +81,7 @@ def _build_mlp(config: TrainConfig, rng):
         keep_prob=config.keep_prob,
         rng=rng,
         standardize=config.standardize is not None,
+        input_gamma=config.input_gamma,
     )
 
 
@@ -155,7 +156,8 @@ CNN_DEFAULTS = {
     "ema_decay": None,
     "monitor": "last",
     "val_size": 1000,
-    "standardize": None,  # an MLP option: the CNN's batch norms standardize for it
+    "standardize": None,  # MLP options: the CNN's batch norms standardize for it
+    "input_gamma": 1.0,
 }
 
 MODELS: dict[str, ModelEntry] = {
@@ -163,7 +165,8 @@ MODELS: dict[str, ModelEntry] = {
         build=_build_mlp,
         state=_mlp_state,
         describe=lambda config: f"hidden {list(config.hidden)}",
-        summary="the paper's fully connected network (--hidden, --activation, --keep-prob, --standardize)",
+        summary="the paper's fully connected network (--hidden, --activation, --keep-prob, --input-gamma, "
+        "--standardize)",
         fit=_fit_mlp,
     ),
     "cnn": ModelEntry(

@@ -94,14 +94,14 @@ def test_a_static_batch_export_fixes_the_batch_size(tmp_path):
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x)[0], logits(model, x), atol=1e-5)
 
 
-def test_a_standardized_mlp_exports_its_statistics_as_initializers(tmp_path):
-    model = MLP(rng=4, standardize=True)
+def test_an_mlp_with_input_steps_exports_them_with_its_statistics_as_initializers(tmp_path):
+    model = MLP(rng=4, standardize=True, input_gamma=0.5)
     model.set_input_statistics(np.random.default_rng(0).random((50, 784), dtype=np.float32), floor=0.1)
     proto = tg.onnx.export(model, np.zeros((2, 784), np.float32), tmp_path / "m.onnx")
     weights = {init.name: onnx.numpy_helper.to_array(init) for init in proto.graph.initializer}
     assert np.array_equal(weights["input_mean"], model.input_mean.data)
     assert np.array_equal(weights["input_std"], model.input_std.data)
-    assert [node.op_type for node in proto.graph.node][:3] == ["Sub", "Div", "Gemm"]
+    assert [node.op_type for node in proto.graph.node][:4] == ["Pow", "Sub", "Div", "Gemm"]
     x = np.random.default_rng(5).random((7, 784), dtype=np.float32)
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x)[0], logits(model, x), rtol=0, atol=1e-5)
 

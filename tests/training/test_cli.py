@@ -43,6 +43,8 @@ from .helpers import SMALL_FLAGS, read_jsonl
         (["--warmup-epochs", "-1"], "--warmup-epochs: must be >= 0"),
         (["--standardize", "-0.1"], "--standardize: must be >= 0"),
         (["--model", "cnn", "--standardize", "0.1"], "--standardize is an option of --model mlp"),
+        (["--input-gamma", "0"], "--input-gamma: must be > 0"),
+        (["--model", "cnn", "--input-gamma", "0.5"], "--input-gamma is an option of --model mlp"),
         (
             ["--schedule", "onecycle", "--warmup-epochs", "2"],
             "warmup_epochs must be 0 with lr_schedule 'onecycle'",
@@ -94,6 +96,11 @@ def test_standardize_flag_sets_the_floor_and_0_turns_it_off():
     assert train_cli.config_from_flags({"standardize": 0.0}).standardize is None
     assert train_cli.config_from_flags({"preset": "paper"}).standardize is None  # the paper's plain pixels
     assert train_cli.config_from_flags({"model": "cnn"}).standardize is None
+    paper, cnn = (
+        train_cli.config_from_flags({"preset": "paper"}),
+        train_cli.config_from_flags({"model": "cnn"}),
+    )
+    assert train_cli.config_from_flags({}).input_gamma == 0.5 and paper.input_gamma == cnn.input_gamma == 1.0
 
 
 def test_defaults_are_the_papers_architecture():
