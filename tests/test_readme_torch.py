@@ -50,5 +50,5 @@ def test_readme_mlp_example_loads_a_trained_run_into_torch_and_gives_its_logits(
     exec(compile(example, "README MLP example", "exec"), scope)
     model, *_ = load_trained_model(run)
     model.eval()
-    assert model.standardize  # the defaults' statistics went through the example's step before the network
+    assert model.standardize and model.input_gamma == 0.5  # the defaults went through the example's steps
     np.testing.assert_allclose(scope["logits"].detach().numpy(), model(images).data, rtol=1e-5, atol=1e-5)
