@@ -31,7 +31,8 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
       gradient with respect to a black input pixel is too (as torch's `x ** 0.5` gives).
     - `standardize=True` then standardizes, `(x - input_mean) / input_std`, as torchvision's `Normalize`
       would, with one mean and one deviation per pixel: buffers (state dict keys "input_mean" and
-      "input_std", 0 and 1 until `set_input_statistics` fits them to training images).
+      "input_std"), 0 and 1 (no change) until `set_input_statistics` fits them to training images or a
+      state dict loads them.
     """
 
     def __init__(self, sizes=(784, 196, 64, 10), activation: str = "relu", keep_prob: float = 0.9, rng=None,

@@ -29,10 +29,16 @@ def seed_generators(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-def build_model(config: TrainConfig, rng: np.random.Generator | int | None = None):
+def build_model(config: TrainConfig, rng: np.random.Generator | int | None = None, train_images=None):
     """The model `config.model` names (see `tensorgrad.training.models`), with its options from `config`,
-    initialized from `rng`."""
-    return model_entry(config.model).build(config, rng)
+    initialized from `rng`. With `train_images` (float32, (N, 1, 28, 28)) it also fits what the model takes
+    from them, as a run does before it trains (the MLP's input statistics, `--standardize`); without, a
+    standardizing MLP keeps mean 0 and deviation 1 until it loads a state dict."""
+    entry = model_entry(config.model)
+    model = entry.build(config, rng)
+    if train_images is not None and entry.fit is not None:
+        entry.fit(model, config, train_images)
+    return model
 
 
 def expected_state(config: TrainConfig) -> dict[str, tuple[tuple[int, ...], str]]:

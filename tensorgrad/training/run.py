@@ -339,10 +339,9 @@ class _Run:
             self.dataset = load_dataset(config.data_dir, download=config.download)
             self.log(describe_source(self.dataset))
         self.data = prepare_data(config, generators["split"], self.dataset)
-        self.model = build_model(config, generators["model"])
-        fit_model = model_entry(config.model).fit
-        if checkpoint is None and fit_model is not None:
-            fit_model(self.model, config, self.data.train_x)  # a resumed run restores what this fitted
+        # A resumed run restores what the model fitted to its training images, with the rest of its state.
+        fit_to = self.data.train_x if checkpoint is None else None
+        self.model = build_model(config, generators["model"], train_images=fit_to)
         self.optimizer = build_optimizer(config, self.model.parameters())
         # The model that is evaluated, kept as the best and tested: the average of the weights, if kept.
         self.ema = ModelEMA(self.model, config.ema_decay) if config.ema_decay is not None else None

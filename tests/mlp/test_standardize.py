@@ -10,7 +10,7 @@ import pytest
 import tensorgrad as tg
 from tensorgrad.data import load_fashion_mnist
 from tensorgrad.models import MLP
-from tensorgrad.training import TrainConfig, load_checkpoint, load_trained_model, train_run
+from tensorgrad.training import TrainConfig, build_model, load_checkpoint, load_trained_model, train_run
 from tensorgrad.training.builders import seed_generators
 from tensorgrad.training.run import prepare_data
 
@@ -137,6 +137,9 @@ def test_a_run_fits_the_statistics_to_its_training_images_and_keeps_them(tmp_pat
         state = load_checkpoint(tmp_path / "run" / name).model_state
         np.testing.assert_array_equal(state["input_mean"], check.input_mean.data)
         np.testing.assert_array_equal(state["input_std"], check.input_std.data)
+    built = build_model(config, rng=0, train_images=train_x)  # what a run does, from Python
+    assert np.array_equal(built.input_std.data, check.input_std.data)
+    assert np.all(build_model(config, rng=0).input_std.data == 1)  # nothing to fit it to
     model, *_ = load_trained_model(tmp_path / "run")
     assert model.standardize and model.input_gamma == 0.7
     assert np.array_equal(model.input_std.data, check.input_std.data)

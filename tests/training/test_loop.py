@@ -185,11 +185,11 @@ def test_early_stopping_says_why_even_with_no_finite_value_yet(monitor):
 
 
 def test_fit_with_monitor_last_keeps_the_last_weights_where_the_best_would_be_earlier(fashion):
-    # the set-up of the early stopping test below: the validation loss soon rises
+    # the set-up of the early stopping test below: the validation loss soon rises (on pixels as they are)
     (x, y), (val_x, val_y) = small_problem(fashion, 200)
     config = TrainConfig(
         hidden=(64, 32), keep_prob=1.0, lr=3e-3, lr_schedule="constant", batch_size=50, epochs=20,
-        patience=3, monitor="last",
+        patience=3, monitor="last", standardize=None, input_gamma=1.0,
     )  # fmt: skip
     model = build_model(config, rng=0)
     state = fit(model, build_optimizer(config, model.parameters()), DataLoader(x, y, 50, rng=1), val_x, val_y,
