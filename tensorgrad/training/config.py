@@ -32,11 +32,11 @@ DEFAULT_LR = {"adam": 1e-3, "momentum": 0.1, "sgd": 0.1}
 #: The defaults (`TrainConfig()`) keep the architecture, the loss and Adam, and choose the rest by
 #: experiment: inputs through a gamma curve (the square root of each pixel) and standardized pixel by pixel
 #: (each pixel's mean over the training images subtracted, divided by its standard deviation plus 0.1), 60
-#: epochs with a cosine decay of the learning rate to 0, a
-#: stronger L2 term (lambda 0.1; it was 0.03 on pixels in [0, 1]), label smoothing 0.1, an average of the
-#: weights (EMA, decay 0.999) as the model that is evaluated and kept, 59,000 images to train on (1,000 held
-#: out to watch) and the last epoch kept. README's results table, printed by `scripts/results_table.py`,
-#: gives their test accuracy for seeds 0, 1, 2.
+#: epochs with a cosine decay of the learning rate to 0, a stronger L2 term (lambda 0.1; it was 0.03 on
+#: pixels in [0, 1]), label smoothing 0.1, an average of the weights (EMA, decay 0.999) as the model that is
+#: evaluated and kept, 59,000 images to train on (1,000 held out to watch) and the last epoch kept.
+#: README's results table, printed by `scripts/results_table.py`, gives their test accuracy for seeds 0, 1,
+#: 2.
 PRESETS: dict[str, dict] = {
     "paper": {
         "hidden": (196, 64),
