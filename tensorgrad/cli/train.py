@@ -57,7 +57,7 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     presets = "; ".join(
-        f"{name}: " + ", ".join(f"{key.replace('_', '-')} {_show(value)}" for key, value in settings.items())
+        f"{name}: " + ", ".join(_as_flag(key, value) for key, value in settings.items())
         for name, settings in PRESETS.items()
     )
     parser.add_argument(

@@ -79,6 +79,16 @@ def test_a_preset_gives_its_settings_and_explicit_flags_override_it():
     assert train_cli.config_from_flags({"patience": 0}).patience is None
 
 
+def test_help_spells_a_preset_as_the_flags_that_give_it():
+    parser = train_cli.build_parser()
+    for name, settings in PRESETS.items():
+        spelled = [train_cli._as_flag(key, value) for key, value in settings.items()]
+        (preset_help,) = [action.help for action in parser._actions if action.dest == "preset"]
+        assert f"{name}: " + ", ".join(spelled) in preset_help
+        flags = vars(parser.parse_args(" ".join(spelled).split()))
+        assert train_cli.config_from_flags(flags) == train_cli.config_from_flags({"preset": name}), name
+
+
 def test_schedule_flags_set_the_schedule_and_its_warmup():
     flags = vars(train_cli.build_parser().parse_args(["--schedule", "step", "--warmup-epochs", "3"]))
     config = train_cli.config_from_flags(
