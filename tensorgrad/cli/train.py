@@ -38,7 +38,7 @@ confusion.png and graph.svg. Exit codes: 0 done, 1 error or non-finite loss, 2 b
 RESUME_FLAGS = {"data_dir", "download", "threads"}
 #: the flags of each model's options, by model (each is refused with another --model)
 MODEL_FLAGS = {
-    "mlp": ("hidden", "activation", "keep_prob", "input_gamma", "standardize"),
+    "mlp": ("hidden", "activation", "keep_prob", "standardize"),
     "cnn": ("cnn_channels", "cnn_hidden", "cnn_dropout"),
 }
 #: `--augment` presets: a name standing for a list
@@ -91,14 +91,14 @@ def build_parser(prog: str = "tensorgrad-train") -> argparse.ArgumentParser:
         "--input-gamma",
         type=types.positive_float,
         metavar="G",
-        help="raise each input pixel (in [0, 1]) to this power first: below 1 spreads out the dark greys; "
-        f"1 = as they are (default: {_show(defaults.input_gamma)})",
+        help="raise each input pixel (in [0, 1]) to this power first, in either model: below 1 spreads out "
+        f"the dark greys; 1 = as they are (default: {_show(defaults.input_gamma)})",
     )
     model.add_argument(
         "--standardize",
         type=types.nonnegative_float,
         metavar="FLOOR",
-        help="then standardize each input pixel by the training images: subtract its mean, divide by its standard "
+        help="then (mlp) standardize each input pixel by the training images: subtract its mean, divide by its standard "
         "deviation plus FLOOR (which keeps the nearly constant border pixels from being scaled up); 0 = do not "
         f"standardize (default: {_show(defaults.standardize) if defaults.standardize else 0})",
     )

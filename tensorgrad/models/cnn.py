@@ -40,14 +40,18 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
             nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
             nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
 
-    Input (N, 1, 28, 28); flat rows (N, 784) are taken as such images. `init` is "torch" (PyTorch's default
-    initialization, the default) or "he". `rng` (a Generator or a seed) draws the initial weights and then
+    Input (N, 1, 28, 28); flat rows (N, 784) are taken as such images. `input_gamma=g` (not 1) raises each
+    pixel to the power g first (a gamma curve, as `MLP`'s), so the model still takes pixels in [0, 1]; the
+    state dict is the same either way. `init` is "torch" (PyTorch's default initialization, the default) or
+    "he". `rng` (a Generator or a seed) draws the initial weights and then
     the dropout masks; `self.rng` is kept for checkpoints.
     """
 
     def __init__(self, channels=(32, 64, 64), hidden: int = 128, classes: int = 10, dropout: float = 0.3,
                  image_size: int = 28, in_channels: int = 1, init: str = "torch", rng=None,
-                 dtype=np.float32):  # fmt: skip
+                 dtype=np.float32, input_gamma: float = 1.0):  # fmt: skip
+        if not 0.0 < input_gamma < float("inf"):
+            raise ValueError(f"input_gamma must be a number > 0, got {input_gamma}")
         rng = as_generator(rng) if rng is not None else np.random.default_rng()
         layers = []
         previous, pools = in_channels, block_pools(image_size, len(channels))
@@ -72,11 +76,14 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
         super().__init__(*layers)
         self.channels, self.hidden, self.classes, self.dropout = tuple(channels), hidden, classes, dropout
         self.image_shape = (in_channels, image_size, image_size)
+        self.input_gamma = float(input_gamma)
         self.rng = rng
 
     def forward(self, x):
         if x.ndim == 2:  # flat rows, as the data loader gives them: back to images
             x = (x if isinstance(x, Tensor) else Tensor(x)).reshape(x.shape[0], *self.image_shape)
+        if self.input_gamma != 1.0:
+            x = (x if isinstance(x, Tensor) else Tensor(x)) ** self.input_gamma
         return super().forward(x)
 
     def weights(self) -> list:
@@ -84,6 +91,8 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
         return [layer.weight for layer in self._modules.values() if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
     def extra_repr(self) -> str:
+        gamma = f", input_gamma={self.input_gamma:g}" if self.input_gamma != 1.0 else ""
         return (
             f"channels={self.channels}, hidden={self.hidden}, classes={self.classes}, dropout={self.dropout}"
+            f"{gamma}"
         )

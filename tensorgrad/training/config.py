@@ -106,10 +106,10 @@ class TrainConfig:
     reproduces a run exactly.
 
     `model` names the model in the registry (`tensorgrad.training.models`): "mlp", whose options are
-    `hidden`, `activation`, `keep_prob`, `input_gamma` (each pixel raised to this power first; 1: as it
-    is) and `standardize` (None: pixels as they are; a number c: the network subtracts each pixel's mean
-    over the training images and divides by its standard deviation plus c, see
-    `MLP.set_input_statistics`), or "cnn", whose options are the section `cnn` (`CNNOptions`).
+    `hidden`, `activation`, `keep_prob` and `standardize` (None: pixels as they are; a number c: the network
+    subtracts each pixel's mean over the training images and divides by its standard deviation plus c, see
+    `MLP.set_input_statistics`), or "cnn", whose options are the section `cnn` (`CNNOptions`). Either
+    model first raises each pixel to the power `input_gamma` (1: as it is).
     `augment` names the augmentations of the training batches (`AUGMENTATIONS`), `label_smoothing` is
     cross-entropy's, and `ema_decay` (None: off) keeps an exponential moving average of the weights, which
     is what is evaluated, kept as the best weights and tested.

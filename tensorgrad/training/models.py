@@ -108,7 +108,13 @@ def _mlp_state(config: TrainConfig) -> StateSpec:
 def _build_cnn(config: TrainConfig, rng):
     cnn = _import_model_module("tensorgrad.models.cnn", "cnn")
     options = config.cnn
-    return cnn.CNN(channels=options.channels, hidden=options.hidden, dropout=options.dropout, rng=rng)
+    return cnn.CNN(
+        channels=options.channels,
+        hidden=options.hidden,
+        dropout=options.dropout,
+        rng=rng,
+        input_gamma=config.input_gamma,
+    )
 
 
 def _cnn_state(config: TrainConfig) -> StateSpec:
@@ -156,7 +162,7 @@ CNN_DEFAULTS = {
     "ema_decay": None,
     "monitor": "last",
     "val_size": 1000,
-    "standardize": None,  # MLP options: the CNN's batch norms standardize for it
+    "standardize": None,  # an MLP option: the CNN's batch norms standardize for it
     "input_gamma": 1.0,
 }
 
@@ -176,7 +182,7 @@ MODELS: dict[str, ModelEntry] = {
             f"model cnn, channels {list(config.cnn.channels)}, hidden {config.cnn.hidden}"
         ),
         summary="a small convnet: conv-pool-batchnorm-relu blocks, then two dense layers "
-        "(--channels, --cnn-hidden, --cnn-dropout)",
+        "(--channels, --cnn-hidden, --cnn-dropout, --input-gamma)",
         module="tensorgrad.models.cnn",
         defaults=CNN_DEFAULTS,
         own_threads=True,

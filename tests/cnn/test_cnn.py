@@ -95,3 +95,15 @@ def test_blocks_pool_while_the_side_is_even_and_the_state_dict_follows():
         8,
         4 * 15 * 15,
     )
+
+
+def test_a_gamma_curve_is_the_plain_cnn_on_curved_pixels():
+    curved, plain = CNN(rng=0, input_gamma=0.5), CNN(rng=0)
+    curved.eval(), plain.eval()
+    x = np.random.default_rng(3).random((4, 1, 28, 28), dtype=np.float32)
+    with tg.no_grad():
+        np.testing.assert_array_equal(curved(x).data, plain(np.sqrt(x)).data)
+        np.testing.assert_array_equal(curved(x.reshape(4, 784)).data, curved(x).data)  # flat rows too
+    assert list(curved.state_dict()) == list(plain.state_dict())
+    assert "input_gamma=0.5" in repr(curved) and "input_gamma" not in repr(plain)
+    assert MODELS["cnn"].build(TrainConfig(model="cnn", input_gamma=0.7), 0).input_gamma == 0.7

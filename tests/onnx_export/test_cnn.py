@@ -270,6 +270,17 @@ def test_the_cnn_exports_and_gives_tensorgrads_logits(trained_cnn, tmp_path):
     model.train()
 
 
+def test_a_cnn_with_a_gamma_curve_exports_it_as_a_pow_node(tmp_path):
+    model = CNN(channels=(4, 8), hidden=16, rng=1, input_gamma=0.5)
+    proto = tg.onnx.export(model, np.zeros((1, 1, 28, 28), np.float32), tmp_path / "m.onnx")
+    assert [n.op_type for n in proto.graph.node][:2] == ["Pow", "Conv"]
+    model.eval()
+    x = np.random.default_rng(4).random((3, 1, 28, 28), dtype=np.float32)
+    with tg.no_grad():
+        expected = model(x).data
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x)[0], expected, rtol=0, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def trained_cnn_run(tmp_path_factory, fashion):
     """A run folder of a small CNN (channels 4, 8; hidden 16) after one epoch of 600 examples (12 steps)."""

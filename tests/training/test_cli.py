@@ -44,7 +44,6 @@ from .helpers import SMALL_FLAGS, read_jsonl
         (["--standardize", "-0.1"], "--standardize: must be >= 0"),
         (["--model", "cnn", "--standardize", "0.1"], "--standardize is an option of --model mlp"),
         (["--input-gamma", "0"], "--input-gamma: must be > 0"),
-        (["--model", "cnn", "--input-gamma", "0.5"], "--input-gamma is an option of --model mlp"),
         (
             ["--schedule", "onecycle", "--warmup-epochs", "2"],
             "warmup_epochs must be 0 with lr_schedule 'onecycle'",
@@ -111,6 +110,7 @@ def test_standardize_flag_sets_the_floor_and_0_turns_it_off():
         train_cli.config_from_flags({"model": "cnn"}),
     )
     assert train_cli.config_from_flags({}).input_gamma == 0.5 and paper.input_gamma == cnn.input_gamma == 1.0
+    assert train_cli.config_from_flags({"model": "cnn", "input_gamma": 0.5}).input_gamma == 0.5  # both models
 
 
 def test_defaults_are_the_papers_architecture():
