@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch  # a test dependency: CI must fail, not skip, where it is missing
 
 import tensorgrad as tg
 from tensorgrad.data import load_fashion_mnist
@@ -78,7 +79,6 @@ def test_the_gamma_curve_comes_before_the_standardization(gamma):
 
 
 def test_its_state_dict_loads_into_torch_beside_the_standardization():
-    torch = pytest.importorskip("torch")
     model, x = MLP(rng=1, standardize=True, input_gamma=0.5), images(64, seed=1)
     model.set_input_statistics(images(), floor=0.1)
     model.eval()
