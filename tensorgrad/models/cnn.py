@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from tensorgrad import nn
+from tensorgrad.models.inputs import checked_gamma, gamma_curve, gamma_repr
 from tensorgrad.models.loss import CrossEntropyWithL2
+from tensorgrad.nn.layers import _as_tensor
 from tensorgrad.random import as_generator
 from tensorgrad.tensor import Tensor
 
@@ -50,8 +52,7 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
     def __init__(self, channels=(32, 64, 64), hidden: int = 128, classes: int = 10, dropout: float = 0.3,
                  image_size: int = 28, in_channels: int = 1, init: str = "torch", rng=None,
                  dtype=np.float32, input_gamma: float = 1.0):  # fmt: skip
-        if not 0.0 < input_gamma < float("inf"):
-            raise ValueError(f"input_gamma must be a number > 0, got {input_gamma}")
+        input_gamma = checked_gamma(input_gamma)
         rng = as_generator(rng) if rng is not None else np.random.default_rng()
         layers = []
         previous, pools = in_channels, block_pools(image_size, len(channels))
@@ -76,23 +77,20 @@ class CNN(CrossEntropyWithL2, nn.Sequential):
         super().__init__(*layers)
         self.channels, self.hidden, self.classes, self.dropout = tuple(channels), hidden, classes, dropout
         self.image_shape = (in_channels, image_size, image_size)
-        self.input_gamma = float(input_gamma)
+        self.input_gamma = input_gamma
         self.rng = rng
 
     def forward(self, x):
         if x.ndim == 2:  # flat rows, as the data loader gives them: back to images
             x = (x if isinstance(x, Tensor) else Tensor(x)).reshape(x.shape[0], *self.image_shape)
-        if self.input_gamma != 1.0:
-            x = (x if isinstance(x, Tensor) else Tensor(x)) ** self.input_gamma
-        return super().forward(x)
+        return super().forward(gamma_curve(_as_tensor(x), self.input_gamma))
 
     def weights(self) -> list:
         """The convolution kernels and weight matrices (what an L2 penalty applies to)."""
         return [layer.weight for layer in self._modules.values() if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
     def extra_repr(self) -> str:
-        gamma = f", input_gamma={self.input_gamma:g}" if self.input_gamma != 1.0 else ""
         return (
             f"channels={self.channels}, hidden={self.hidden}, classes={self.classes}, dropout={self.dropout}"
-            f"{gamma}"
+            f"{gamma_repr(self.input_gamma)}"
         )

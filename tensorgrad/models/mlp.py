@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tensorgrad import nn
+from tensorgrad.models.inputs import checked_gamma, gamma_curve, gamma_repr
 from tensorgrad.models.loss import CrossEntropyWithL2
 from tensorgrad.nn.layers import _as_tensor
 from tensorgrad.random import as_generator
@@ -43,8 +44,7 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
         if not 0.0 < keep_prob <= 1.0:
             raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
-        if not 0.0 < input_gamma < float("inf"):
-            raise ValueError(f"input_gamma must be a number > 0, got {input_gamma}")
+        input_gamma = checked_gamma(input_gamma)
         rng = as_generator(rng) if rng is not None else np.random.default_rng()
         layers = []
         for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
@@ -56,7 +56,7 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
             self.register_buffer("input_mean", np.zeros(sizes[0], dtype))
             self.register_buffer("input_std", np.ones(sizes[0], dtype))
         self.standardize = standardize
-        self.input_gamma = float(input_gamma)
+        self.input_gamma = input_gamma
         self.sizes = tuple(sizes)
         self.input_shape = (self.sizes[0],)
         self.activation = activation
@@ -64,10 +64,9 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
         self.rng = rng
 
     def forward(self, x):
-        if self.input_gamma != 1.0:
-            x = _as_tensor(x) ** self.input_gamma
+        x = gamma_curve(_as_tensor(x), self.input_gamma)
         if self.standardize:
-            x = (_as_tensor(x) - self.input_mean) / self.input_std
+            x = (x - self.input_mean) / self.input_std
         return super().forward(x)
 
     def set_input_statistics(self, images: np.ndarray, floor: float) -> None:
@@ -85,10 +84,8 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
                 f"set_input_statistics: expected two or more images of {self.sizes[0]} values, "
                 f"got an array of shape {np.shape(images)}"
             )
-        gamma = self.input_gamma
-        mean, variance = _column_moments(
-            rows, lambda chunk: chunk if gamma == 1.0 else np.power(chunk, gamma)
-        )
+        # the same curve as forward's, so the statistics are those of the values it standardizes
+        mean, variance = _column_moments(rows, lambda chunk: gamma_curve(chunk, self.input_gamma))
         self.input_mean.data[...] = mean
         self.input_std.data[...] = np.sqrt(variance) + floor
 
@@ -97,9 +94,7 @@ class MLP(CrossEntropyWithL2, nn.Sequential):
         return [layer.weight for layer in self._modules.values() if isinstance(layer, nn.Linear)]
 
     def extra_repr(self) -> str:
-        steps = (", standardize=True" if self.standardize else "") + (
-            f", input_gamma={self.input_gamma:g}" if self.input_gamma != 1.0 else ""
-        )
+        steps = (", standardize=True" if self.standardize else "") + gamma_repr(self.input_gamma)
         return f"sizes={self.sizes}, activation={self.activation!r}, keep_prob={self.keep_prob}{steps}"
 
 
