@@ -41,6 +41,8 @@ MODEL_FLAGS = {
     "mlp": ("hidden", "activation", "keep_prob", "standardize"),
     "cnn": ("cnn_channels", "cnn_hidden", "cnn_dropout"),
 }
+#: the settings whose flag takes 0 for "off" (the setting None)
+OFF_AT_ZERO = ("patience", "ema_decay", "standardize")
 #: `--augment` presets: a name standing for a list
 AUGMENT_PRESETS = {"none": (), "all": AUGMENTATIONS}
 
@@ -291,9 +293,7 @@ def config_from_flags(flags: dict) -> TrainConfig:
     settings = settings_over(preset, flags)
     if cnn:
         settings["cnn"] = {**TrainConfig().cnn.to_dict(), **settings.get("cnn", {}), **cnn}
-    if settings.get("patience") == 0:
-        settings["patience"] = None
-    for name in ("ema_decay", "standardize"):  # the flags' 0 for "off"
+    for name in OFF_AT_ZERO:
         if settings.get(name) == 0:
             settings[name] = None
     settings.pop("model", None)
@@ -362,7 +362,7 @@ def _as_flag(key: str, value) -> str:
     """A setting of `TrainConfig` as the flag that gives it: ("batch_size", 64) -> "--batch-size 64"."""
     if key == "augment":
         return f"{_flag(key)} {','.join(value) or 'none'}"
-    if key in ("ema_decay", "standardize") and value is None:
+    if key in OFF_AT_ZERO and value is None:
         return f"{_flag(key)} 0"  # the flag's "off"
     return f"{_flag(key)} {_show(value)}"
 
